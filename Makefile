@@ -1,0 +1,43 @@
+# Every target does its own set-up on a fresh machine: .venv, dependencies, migrations.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench install clean services
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/encore db upgrade
+	$(BIN)/encore demo-data --if-empty
+	$(BIN)/encore serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP) services
+	$(BIN)/ruff check encore_backend tests bench
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check encore_backend tests bench
+	$(BIN)/ruff format --check encore_backend tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP) services
+	$(BIN)/python -m bench.stats_aggregator
+
+# Start the local databases if a previous test stopped them (no-op when they answer).
+services:
+	@bash scripts/ensure-services.sh
+
+clean:
+	rm -rf $(VENV) var test-artifacts

@@ -1,0 +1,1 @@
+"""Encore automation engine."""

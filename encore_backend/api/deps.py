@@ -1,0 +1,96 @@
+"""Typed FastAPI dependencies: the container, the caller (from the bearer token) and access rules."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from encore_backend.bootstrap import Container
+from encore_backend.domain.enums import Role
+
+bearer = HTTPBearer(auto_error=False, description="An API token: admin, venue_manager or ingest")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a role, and for a venue manager the one venue they may see."""
+
+    role: Role
+    name: str
+    venue_id: str | None = None
+    token_id: str | None = None
+
+    def can_see(self, venue_id: str) -> bool:
+        return self.role == Role.ADMIN or (
+            self.role == Role.VENUE_MANAGER and self.venue_id == venue_id
+        )
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored as SHA-256 hex digests, never in clear."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_ctx(request: Request) -> Container:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+Ctx = Annotated[Container, Depends(get_ctx)]
+
+
+def resolve_token(ctx: Container, token: str) -> Principal | None:
+    """The principal for a raw token (the admin token from settings, or a stored one)."""
+    admin = ctx.settings.encore_admin_token
+    if admin and hmac.compare_digest(token.encode(), admin.encode()):
+        return Principal(role=Role.ADMIN, name="admin")
+    row = ctx.tokens.find_active_by_hash(hash_token(token))
+    if row is None:
+        return None
+    return Principal(
+        role=Role(row["role"]), name=row["name"], venue_id=row["venue_id"], token_id=row["token_id"]
+    )
+
+
+def current_principal(
+    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """401 without a token or with an unknown one."""
+    principal = resolve_token(ctx, credentials.credentials) if credentials else None
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or invalid bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def reader(principal: CurrentPrincipal) -> Principal:
+    """Admins and venue managers; ingest tokens may only submit feedback (403 otherwise)."""
+    if principal.role == Role.INGEST:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "ingest tokens may only submit feedback")
+    return principal
+
+
+def admin_only(principal: CurrentPrincipal) -> Principal:
+    if principal.role != Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "admin role required")
+    return principal
+
+
+Reader = Annotated[Principal, Depends(reader)]
+Admin = Annotated[Principal, Depends(admin_only)]
+
+
+def check_venue(principal: Principal, venue_id: str | None) -> None:
+    """404, not 403, for another venue's data: its existence is not revealed."""
+    if venue_id is None or not principal.can_see(venue_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")

@@ -1,0 +1,58 @@
+"""The one place where adapters are chosen from settings and wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from encore_backend.clock import Clock, SystemClock
+from encore_backend.config import Settings
+from encore_backend.storage.sql.alerts import SqlAlertStore
+from encore_backend.storage.sql.engine import make_engine
+from encore_backend.storage.sql.feedback import SqlFeedbackStore
+from encore_backend.storage.sql.job_runs import SqlJobRunStore
+from encore_backend.storage.sql.stats import SqlStatsStore
+from encore_backend.storage.sql.tokens import SqlTokenStore
+from encore_backend.storage.sql.venues import SqlVenueStore
+from encore_backend.storage.sql.webhooks import SqlWebhookStore
+
+
+@dataclass
+class Container:
+    """Everything a job, a route or a command needs, built once per process."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    venues: SqlVenueStore
+    feedback: SqlFeedbackStore
+    alerts: SqlAlertStore
+    webhooks: SqlWebhookStore
+    stats: SqlStatsStore
+    job_runs: SqlJobRunStore
+    tokens: SqlTokenStore
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    **overrides: Any,
+) -> Container:
+    """Wire the engine from `settings`; tests pass a clock, an engine or any store to override."""
+    engine = engine or make_engine(settings.encore_database_url)
+    parts: dict[str, Any] = {
+        "venues": SqlVenueStore(engine),
+        "feedback": SqlFeedbackStore(engine),
+        "alerts": SqlAlertStore(engine),
+        "webhooks": SqlWebhookStore(engine),
+        "stats": SqlStatsStore(engine),
+        "job_runs": SqlJobRunStore(engine),
+        "tokens": SqlTokenStore(engine),
+    }
+    parts.update(overrides)
+    return Container(settings=settings, clock=clock or SystemClock(), engine=engine, **parts)

@@ -1,0 +1,1 @@
+"""Pure domain: enums, rules and time windows. Imports no framework."""

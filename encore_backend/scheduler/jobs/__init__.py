@@ -1,0 +1,1 @@
+"""One module per job id; each exposes `run(ctx, now, **params) -> JobResult`."""

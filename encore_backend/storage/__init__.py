@@ -1,0 +1,1 @@
+"""Storage: repository protocols (one module per store) and their adapters (sql/, dynamodb/)."""

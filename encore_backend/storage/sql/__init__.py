@@ -1,0 +1,1 @@
+"""SQLAlchemy adapters for SQLite, MariaDB/MySQL and PostgreSQL."""

@@ -1,0 +1,265 @@
+"""The relational schema (SQLAlchemy Core). Alembic migrations are written against this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from encore_backend.storage.sql.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger ids that still autoincrement on SQLite (which only does so for INTEGER keys).
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+venues = Table(
+    "venues",
+    metadata,
+    Column("venue_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("manager_emails", JSON, nullable=False),
+    Column("webhook_url", String(500)),
+    Column("webhook_secret", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+venue_settings = Table(
+    "venue_settings",
+    metadata,
+    Column(
+        "venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("ai_generation_enabled", Boolean, nullable=False, default=True),
+    Column("auto_generate_responses", Boolean, nullable=False, default=True),
+    Column("auto_send_enabled", Boolean, nullable=False, default=False),
+    Column("auto_send_delay_minutes", Integer, nullable=False, default=30),
+    Column("require_approval", Boolean, nullable=False, default=False),
+    Column("daily_report_enabled", Boolean, nullable=False, default=True),
+    Column("weekly_report_enabled", Boolean, nullable=False, default=True),
+    Column("alert_notify_min_level", String(16), nullable=False, default="high"),
+    Column("brand_voice", Text),
+    # {"critical": ["salmonella"], "high": [...]}: extra keywords per level.
+    Column("alert_keywords", JSON, nullable=False),
+    # Rule ids switched off for this venue, e.g. ["rating", "repeated_complaint"].
+    Column("alert_rules_disabled", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", BigId, primary_key=True, autoincrement=True),
+    Column("email", String(320), unique=True),
+    Column("name", String(200)),
+    Column("lifetime_value", Numeric(12, 2)),
+    Column("tier", String(32)),
+    Column("unsubscribed_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("feedback_id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("customer_id", BigId, ForeignKey("customers.customer_id", ondelete="SET NULL")),
+    Column("rating", SmallInteger, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="new"),
+    Column("external_id", String(128)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ingested_at", UTCDateTime, nullable=False),
+    # Set once the alert detector has looked at this row: the persistent scan cursor.
+    Column("alert_scanned_at", UTCDateTime),
+    # Set when a reply is sent; response_seconds = responded_at - created_at (stats read it).
+    Column("responded_at", UTCDateTime),
+    Column("response_seconds", Integer),
+    UniqueConstraint("venue_id", "external_id"),
+    # Covering index of the stats aggregate: per-venue range scan over created_at.
+    Index("ix_feedback_stats", "venue_id", "created_at", "rating", "response_seconds"),
+    Index("ix_feedback_created_at", "created_at"),
+    Index("ix_feedback_unscanned", "alert_scanned_at", "feedback_id"),
+    Index("ix_feedback_customer", "customer_id", "venue_id", "created_at"),
+)
+
+alerts = Table(
+    "encore_venue_alerts",
+    metadata,
+    Column("alert_id", String(36), primary_key=True),
+    Column(
+        "venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column(
+        "feedback_id",
+        BigId,
+        ForeignKey("feedback.feedback_id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,  # at most one alert per feedback, enforced by the database
+    ),
+    Column("level", String(16), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("is_read", Boolean, nullable=False, default=False),
+    Column("acknowledged_by", String(200)),
+    Column("acknowledged_at", UTCDateTime),
+    Column("archived_at", UTCDateTime),
+    Index("ix_alerts_venue_detected", "venue_id", "detected_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", String(36), primary_key=True),
+    Column(
+        "alert_id",
+        String(36),
+        ForeignKey("encore_venue_alerts.alert_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("venue_id", String(64), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("attempt_id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        String(36),
+        ForeignKey("webhook_deliveries.delivery_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_webhook_attempts_delivery", "delivery_id"),
+)
+
+computed_stats = Table(
+    "encore_computed_stats",
+    metadata,
+    Column("snapshot_id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("computed_at", UTCDateTime, nullable=False),
+    Column("stats", JSON, nullable=False),
+    UniqueConstraint("venue_id", "computed_at"),
+    Index("ix_computed_stats_computed_at", "computed_at"),
+)
+
+ai_responses = Table(
+    "encore_ai_responses",
+    metadata,
+    Column("response_id", String(36), primary_key=True),
+    Column(
+        "feedback_id",
+        BigId,
+        ForeignKey("feedback.feedback_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("venue_id", String(64), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("model", String(128)),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("approved_by", String(200)),
+    Column("approved_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Index("ix_ai_responses_status_venue", "status", "venue_id"),
+    Index("ix_ai_responses_sent_venue", "sent_at", "venue_id"),
+    Index("ix_ai_responses_feedback", "feedback_id"),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("run_id", BigId, primary_key=True, autoincrement=True),
+    Column("job_id", String(64), nullable=False),
+    # The claim: schedule runs use the tick's ISO fire time, other runs a unique token.
+    Column("tick_key", String(64), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("fire_time", UTCDateTime),
+    Column("status", String(16), nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime),
+    Column("lease_expires_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("duration_ms", Integer),
+    Column("items_processed", Integer, nullable=False, default=0),
+    Column("details", JSON),
+    Column("error", Text),
+    UniqueConstraint("job_id", "tick_key"),
+    Index("ix_job_runs_job_started", "job_id", "started_at"),
+    Index("ix_job_runs_job_status", "job_id", "status"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE")),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+# APScheduler's SQLAlchemyJobStore layout, created by our migrations so one upgrade sets up all.
+scheduler_jobs = Table(
+    "encore_scheduler_jobs",
+    metadata,
+    Column("id", String(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column(
+        "job_state",
+        LargeBinary().with_variant(LargeBinary(2**24), "mysql", "mariadb"),
+        nullable=False,
+    ),
+)
