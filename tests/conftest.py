@@ -53,7 +53,7 @@ def require_service(name: str, host: str, port: int) -> None:
 
 
 def _admin_engine(backend: str) -> Engine:
-    host, port, template = SERVER_URLS[backend]
+    template = SERVER_URLS[backend][2]
     admin_db = "test" if backend == "mariadb" else "postgres"
     return create_engine(template.format(db=admin_db), isolation_level="AUTOCOMMIT")
 

@@ -1,4 +1,4 @@
-"""Typed FastAPI dependencies: the container, the caller (from the bearer token) and access rules."""
+"""Typed FastAPI dependencies: the container, the caller and the access rules."""
 
 from __future__ import annotations
 
