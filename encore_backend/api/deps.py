@@ -94,3 +94,12 @@ def check_venue(principal: Principal, venue_id: str | None) -> None:
     """404, not 403, for another venue's data: its existence is not revealed."""
     if venue_id is None or not principal.can_see(venue_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+
+
+def venue_or_404(ctx: Container, principal: Principal, venue_id: str) -> dict[str, object]:
+    """The venue row when it exists and the caller may see it; 404 otherwise."""
+    check_venue(principal, venue_id)
+    venue = ctx.venues.get(venue_id)
+    if venue is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "venue not found")
+    return venue
