@@ -19,9 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/encore db upgrade
-	$(BIN)/encore demo-data --if-empty
-	$(BIN)/encore serve --host $(HOST) --port $(PORT)
+	HOST=$(HOST) PORT=$(PORT) bash scripts/run.sh
 
 test: $(STAMP) services
 	$(BIN)/ruff check encore_backend tests bench
