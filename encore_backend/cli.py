@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from encore_backend.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from encore_backend.bootstrap import Container
 
 app = typer.Typer(help="Encore automation engine", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database commands", no_args_is_help=True)
@@ -33,6 +37,95 @@ def db_upgrade() -> None:
     settings = settings_or_exit()
     upgrade(make_engine(settings.encore_database_url))
     typer.echo("database is up to date")
+
+
+def _migrated_container(settings: Settings) -> Container:
+    """Migrate the database, then wire the container (commands that write data)."""
+    from encore_backend.bootstrap import build
+    from encore_backend.storage.sql.engine import make_engine
+    from encore_backend.storage.sql.migrate import upgrade
+
+    engine = make_engine(settings.encore_database_url)
+    upgrade(engine)
+    return build(settings, engine=engine)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, venue_manager or ingest")],
+    venue: Annotated[
+        str | None, typer.Option(help="The venue (required for venue_manager)")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A label for the token")] = None,
+) -> None:
+    """Create an API token and print it (it is shown only this once)."""
+    from encore_backend.domain.enums import Role
+    from encore_backend.services.errors import FieldError
+    from encore_backend.services.token_service import create_token
+
+    if role not in {r.value for r in Role}:
+        typer.echo("--role: expected admin, venue_manager or ingest", err=True)
+        raise typer.Exit(2)
+    ctx = _migrated_container(settings_or_exit())
+    try:
+        row = create_token(ctx, role=Role(role), name=name or f"{role} (cli)", venue_id=venue)
+    except FieldError as exc:
+        typer.echo(f"--venue: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{row['role']} token {row['name']!r} id={row['token_id']}", err=True)
+    typer.echo(row["token"])
+
+
+@app.command("demo-data")
+def demo_data(
+    venues: Annotated[int, typer.Option(min=1, help="Venues to create")] = 5,
+    feedback: Annotated[int, typer.Option(min=0, help="Feedback rows in total")] = 3000,
+    days: Annotated[int, typer.Option(min=1, help="Days of history")] = 60,
+    seed: Annotated[int | None, typer.Option(help="Random seed (repeatable data)")] = None,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when venues exist")
+    ] = False,
+) -> None:
+    """Load demo venues and feedback, and print one manager token per venue."""
+    from encore_backend.demo import load_demo
+
+    ctx = _migrated_container(settings_or_exit())
+    if if_empty and ctx.venues.count() > 0:
+        typer.echo("demo data skipped: the database already has venues")
+        return
+    created = load_demo(ctx, venues=venues, feedback=feedback, days=days, seed=seed)
+    for venue in created:
+        typer.echo(f"{venue.venue_id:<24} {venue.timezone:<22} manager token: {venue.token}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Run the API, the dashboards and the scheduler (migrations are applied first)."""
+    from encore_backend.scheduler import commands
+
+    commands.serve(settings_or_exit(), host=host, port=port)
+
+
+@app.command("run-job")
+def run_job(
+    job_id: Annotated[str, typer.Argument(help="e.g. stats_aggregator, alert_detector")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, change nothing")] = False,
+) -> None:
+    """Run one job now (trigger manual) and print its run record; exit 1 if it failed."""
+    from encore_backend.scheduler import commands
+
+    commands.run_one(settings_or_exit(), job_id=job_id, dry_run=dry_run)
+
+
+@app.command("jobs")
+def jobs() -> None:
+    """List the scheduled jobs: trigger, next run, pause state, last run."""
+    from encore_backend.scheduler import commands
+
+    commands.list_jobs(settings_or_exit())
 
 
 def main() -> None:

@@ -1,7 +1,90 @@
-"""PLACEHOLDER: to be implemented (owner named in the brief)."""
+"""Alerts (SPEC §8): list, read, acknowledge, and the live event stream."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from encore_backend.api.deps import Ctx, Principal, Reader, check_venue, venue_or_404
+from encore_backend.bootstrap import Container
+from encore_backend.domain.enums import AlertLevel
+from encore_backend.notify import live
+from encore_backend.services import alert_service
+
+router = APIRouter(tags=["alerts"])
+
+
+class AcknowledgeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    acknowledged_by: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
+
+
+@router.get("/api/venues/{venue_id}/alerts")
+def list_alerts(
+    venue_id: str,
+    ctx: Ctx,
+    principal: Reader,
+    is_read: bool | None = None,
+    level: AlertLevel | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The venue's alerts, newest first, optionally filtered by read state and level."""
+    venue_or_404(ctx, principal, venue_id)
+    alerts = alert_service.list_alerts(
+        ctx, venue_id=venue_id, is_read=is_read, level=level.value if level else None, limit=limit
+    )
+    return {"alerts": alerts}
+
+
+@router.post("/api/alerts/{alert_id}/read")
+def read_alert(alert_id: str, ctx: Ctx, principal: Reader) -> dict[str, Any]:
+    """Mark one alert read."""
+    _visible_alert(ctx, principal, alert_id)
+    return alert_service.mark_read(ctx, alert_id=alert_id) or _not_found()
+
+
+@router.post("/api/alerts/{alert_id}/acknowledge")
+def acknowledge_alert(
+    alert_id: str, ctx: Ctx, principal: Reader, body: AcknowledgeBody | None = None
+) -> dict[str, Any]:
+    """Acknowledge one alert (by the given name, else the caller's token name)."""
+    _visible_alert(ctx, principal, alert_id)
+    by = (body.acknowledged_by if body else None) or principal.name
+    return alert_service.acknowledge(ctx, alert_id=alert_id, by=by) or _not_found()
+
+
+@router.get(
+    "/api/venues/{venue_id}/alerts/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def stream_alerts(
+    venue_id: str,
+    ctx: Ctx,
+    principal: Reader,
+    since: datetime | None = None,
+    max_seconds: Annotated[float, Query(gt=0, le=3600)] = 300,
+) -> StreamingResponse:
+    """Server-sent `alert.created` events for alerts detected from now (or from `since`)."""
+    venue_or_404(ctx, principal, venue_id)
+    events = live.alert_events(ctx, venue_id, since=since, max_seconds=max_seconds)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+
+def _visible_alert(ctx: Container, principal: Principal, alert_id: str) -> None:
+    """404 for an unknown alert and for another venue's alert alike."""
+    alert = ctx.alerts.get(alert_id)
+    check_venue(principal, alert["venue_id"] if alert else None)
+
+
+def _not_found() -> Any:
+    raise HTTPException(status.HTTP_404_NOT_FOUND, "alert not found")

@@ -1,10 +1,202 @@
-"""PLACEHOLDER: to be implemented (owner named in the brief)."""
+"""Alerts: reads and acknowledgement for the API, and the detector's scan queries.
+
+The scan writes in one transaction: mark the batch scanned, insert its alerts (a duplicate
+feedback_id is skipped by the database, so concurrent scanners never duplicate) and the webhook
+deliveries of the alerts this transaction inserted (the outbox: nothing is lost on a crash).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, func, insert, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from encore_backend.storage.sql import models as m
+
+A = m.alerts.c
+F = m.feedback.c
+SCAN_COLUMNS = (
+    F.feedback_id,
+    F.venue_id,
+    F.customer_id,
+    F.rating,
+    F.comment,
+    F.created_at,
+    m.customers.c.lifetime_value,
+    m.customers.c.tier,
+    m.venue_settings.c.alert_keywords,
+    m.venue_settings.c.alert_rules_disabled,
+    m.venue_settings.c.alert_notify_min_level,
+    m.venues.c.webhook_url,
+)
+
+
+@dataclass
+class SavedScan:
+    """What one batch write did: rows it marked, alerts and deliveries it inserted."""
+
+    marked: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    delivery_ids: list[str] = field(default_factory=list)
 
 
 class SqlAlertStore:
+    """The `encore_venue_alerts` table (and, for the scan, feedback and webhook_deliveries)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def get(self, alert_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.alerts).where(A.alert_id == alert_id)).first()
+        return dict(row._mapping) if row else None
+
+    def for_feedback(self, feedback_id: int) -> dict[str, Any] | None:
+        """The alert a feedback raised, if any (at most one)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.alerts).where(A.feedback_id == feedback_id)).first()
+        return dict(row._mapping) if row else None
+
+    def list_for_venue(
+        self,
+        venue_id: str,
+        *,
+        is_read: bool | None = None,
+        level: str | None = None,
+        include_archived: bool = False,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The venue's alerts, newest first."""
+        query = select(m.alerts).where(A.venue_id == venue_id)
+        if is_read is not None:
+            query = query.where(A.is_read == is_read)
+        if level is not None:
+            query = query.where(A.level == level)
+        if not include_archived:
+            query = query.where(A.archived_at.is_(None))
+        query = query.order_by(A.detected_at.desc(), A.feedback_id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def list_since(
+        self, venue_id: str, *, since: datetime, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Alerts detected at or after `since`, oldest first (the live stream polls this)."""
+        query = (
+            select(m.alerts)
+            .where(A.venue_id == venue_id, A.detected_at >= since)
+            .order_by(A.detected_at, A.feedback_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def mark_read(self, alert_id: str) -> dict[str, Any] | None:
+        with self.engine.begin() as conn:
+            conn.execute(update(m.alerts).where(A.alert_id == alert_id).values(is_read=True))
+        return self.get(alert_id)
+
+    def acknowledge(self, alert_id: str, by: str, now: datetime) -> dict[str, Any] | None:
+        """Mark read and acknowledged; the first acknowledgement is kept."""
+        with self.engine.begin() as conn:
+            conn.execute(update(m.alerts).where(A.alert_id == alert_id).values(is_read=True))
+            conn.execute(
+                update(m.alerts)
+                .where(A.alert_id == alert_id, A.acknowledged_at.is_(None))
+                .values(acknowledged_by=by, acknowledged_at=now)
+            )
+        return self.get(alert_id)
+
+    def count_by_level(self, *, include_archived: bool = False) -> dict[str, int]:
+        """Alert counts per level over all venues (for metrics)."""
+        query = select(A.level, func.count()).group_by(A.level)
+        if not include_archived:
+            query = query.where(A.archived_at.is_(None))
+        with self.engine.connect() as conn:
+            return {level: int(n) for level, n in conn.execute(query)}
+
+    # --- the detector's scan -------------------------------------------------------------
+
+    def unscanned(
+        self, *, limit: int, after_id: int = 0, feedback_ids: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Not-yet-scanned feedback with what the rules need, in id order (one query)."""
+        joined = (
+            m.feedback.join(m.venues, m.venues.c.venue_id == F.venue_id)
+            .outerjoin(m.venue_settings, m.venue_settings.c.venue_id == F.venue_id)
+            .outerjoin(m.customers, m.customers.c.customer_id == F.customer_id)
+        )
+        query = select(*SCAN_COLUMNS).select_from(joined).where(F.alert_scanned_at.is_(None))
+        if feedback_ids is not None:
+            query = query.where(F.feedback_id.in_(list(feedback_ids)))
+        query = query.where(F.feedback_id > after_id).order_by(F.feedback_id).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def low_ratings(
+        self, *, customer_ids: Sequence[int], since: datetime, until: datetime
+    ) -> list[dict[str, Any]]:
+        """Ratings ≤ 2 of these customers created in [since, until] (one query per batch)."""
+        if not customer_ids:
+            return []
+        query = select(F.feedback_id, F.customer_id, F.venue_id, F.created_at).where(
+            F.customer_id.in_(sorted(set(customer_ids))),
+            F.rating <= 2,
+            F.created_at >= since,
+            F.created_at <= until,
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def save_scan(
+        self,
+        *,
+        feedback_ids: Sequence[int],
+        alerts: Sequence[Mapping[str, Any]],
+        deliveries: Mapping[str, Mapping[str, Any]],
+        now: datetime,
+    ) -> SavedScan:
+        """Mark the batch scanned and insert its alerts and their deliveries, atomically.
+
+        Marking first makes a concurrent scanner of the same rows wait for this commit (row
+        locks), then find nothing left to mark; alerts it still inserts are skipped as
+        duplicates, and only alerts this transaction inserted get deliveries.
+        """
+        with self.engine.begin() as conn:
+            marked = _mark_scanned(conn, feedback_ids, now)
+            if marked == 0 or not alerts:
+                return SavedScan(marked=marked)
+            conn.execute(insert_ignoring_duplicates(conn), [dict(a) for a in alerts])
+            ids = [a["alert_id"] for a in alerts]
+            ours = set(conn.execute(select(A.alert_id).where(A.alert_id.in_(ids))).scalars())
+            rows = [dict(deliveries[i]) for i in ids if i in ours and i in deliveries]
+            if rows:
+                conn.execute(insert(m.webhook_deliveries), rows)
+        inserted = [dict(a) for a in alerts if a["alert_id"] in ours]
+        return SavedScan(marked, inserted, [r["delivery_id"] for r in rows])
+
+
+def _mark_scanned(conn: Connection, feedback_ids: Sequence[int], now: datetime) -> int:
+    result = conn.execute(
+        update(m.feedback)
+        .where(F.feedback_id.in_(sorted(feedback_ids)), F.alert_scanned_at.is_(None))
+        .values(alert_scanned_at=now)
+    )
+    return int(result.rowcount)
+
+
+def insert_ignoring_duplicates(conn: Connection) -> Insert:
+    """INSERT into alerts that skips rows whose feedback_id already has an alert."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(m.alerts).on_conflict_do_nothing(index_elements=["feedback_id"])
+    if name == "sqlite":
+        return sqlite.insert(m.alerts).on_conflict_do_nothing(index_elements=["feedback_id"])
+    if name in ("mysql", "mariadb"):
+        # A no-op update: the existing row (and its alert_id) stays as it is.
+        return mysql.insert(m.alerts).on_duplicate_key_update(alert_id=A.alert_id)
+    raise NotImplementedError(f"no duplicate-skipping insert for {name}")

@@ -1,10 +1,118 @@
-"""PLACEHOLDER: to be implemented (owner named in the brief)."""
+"""Webhook deliveries (the outbox rows the alert scan writes) and the log of every attempt."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from encore_backend.domain.enums import DeliveryStatus
+from encore_backend.storage.sql import models as m
+
+D = m.webhook_deliveries.c
 
 
 class SqlWebhookStore:
+    """The `webhook_deliveries` and `webhook_attempts` tables."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def get(self, delivery_id: str) -> dict[str, Any] | None:
+        query = select(m.webhook_deliveries).where(D.delivery_id == delivery_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return dict(row._mapping) if row else None
+
+    def list_for_alert(self, alert_id: str) -> list[dict[str, Any]]:
+        query = select(m.webhook_deliveries).where(D.alert_id == alert_id).order_by(D.created_at)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def attempts(self, delivery_id: str) -> list[dict[str, Any]]:
+        """Every attempt of one delivery, oldest first."""
+        t = m.webhook_attempts.c
+        query = (
+            select(m.webhook_attempts)
+            .where(t.delivery_id == delivery_id)
+            .order_by(t.attempted_at, t.attempt_id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def due(
+        self, *, now: datetime, limit: int = 50, delivery_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Pending deliveries whose next attempt is due, with the venue's current secret."""
+        query = (
+            select(m.webhook_deliveries, m.venues.c.webhook_secret)
+            .join(m.venues, m.venues.c.venue_id == D.venue_id)
+            .where(D.status == DeliveryStatus.PENDING.value, D.next_attempt_at <= now)
+            .order_by(D.next_attempt_at, D.delivery_id)
+            .limit(limit)
+        )
+        if delivery_ids is not None:
+            query = query.where(D.delivery_id.in_(list(delivery_ids)))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def claim(self, delivery_id: str, *, now: datetime, lease_until: datetime) -> bool:
+        """Take a due delivery for one attempt; False when another process took it first.
+
+        The claim pushes next_attempt_at to `lease_until`, so a process that dies mid-POST
+        leaves the delivery to be retried once the lease has passed.
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(m.webhook_deliveries)
+                .where(
+                    D.delivery_id == delivery_id,
+                    D.status == DeliveryStatus.PENDING.value,
+                    D.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=lease_until)
+            )
+        return result.rowcount == 1
+
+    def record_attempt(
+        self,
+        delivery_id: str,
+        *,
+        now: datetime,
+        status: DeliveryStatus,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Log one attempt and move the delivery on (delivered, retry later, or failed)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(m.webhook_attempts).values(
+                    delivery_id=delivery_id,
+                    attempted_at=now,
+                    status_code=status_code,
+                    error=error,
+                    duration_ms=duration_ms,
+                )
+            )
+            conn.execute(
+                update(m.webhook_deliveries)
+                .where(D.delivery_id == delivery_id)
+                .values(
+                    attempts=D.attempts + 1,
+                    status=status.value,
+                    next_attempt_at=next_attempt_at,
+                    last_status_code=status_code,
+                    last_error=error,
+                    delivered_at=now if status == DeliveryStatus.DELIVERED else None,
+                )
+            )
+
+    def count_by_status(self) -> dict[str, int]:
+        """Delivery counts per status (for metrics)."""
+        query = select(D.status, func.count()).group_by(D.status)
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query)}

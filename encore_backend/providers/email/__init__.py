@@ -1,0 +1,31 @@
+"""Email backends: the `EmailSender` port, its adapters, message building and unsubscribe links."""
+
+from encore_backend.providers.email.base import EmailSender, SendResult, ensure_message_id
+from encore_backend.providers.email.factory import build_email_sender
+from encore_backend.providers.email.message import (
+    InlineImage,
+    build_html_message,
+    build_reply_message,
+    render_template,
+)
+from encore_backend.providers.email.unsubscribe import (
+    UnsubscribeClaim,
+    make_unsubscribe_token,
+    unsubscribe_url,
+    verify_unsubscribe_token,
+)
+
+__all__ = [
+    "EmailSender",
+    "InlineImage",
+    "SendResult",
+    "UnsubscribeClaim",
+    "build_email_sender",
+    "build_html_message",
+    "build_reply_message",
+    "ensure_message_id",
+    "make_unsubscribe_token",
+    "render_template",
+    "unsubscribe_url",
+    "verify_unsubscribe_token",
+]

@@ -1,0 +1,80 @@
+"""The scheduler's commands: `encore serve`, `encore run-job`, `encore jobs` (cli.py wires them)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import typer
+
+from encore_backend.bootstrap import Container, build
+from encore_backend.config import Settings
+from encore_backend.domain.enums import RunStatus, RunTrigger
+from encore_backend.scheduler.registry import UnknownJob
+from encore_backend.scheduler.runner import JobBusy, run_job, run_record
+from encore_backend.scheduler.scheduler import EngineScheduler
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def migrated_container(settings: Settings) -> Container:
+    """The wired container on a database brought up to date first."""
+    from encore_backend.storage.sql.engine import make_engine
+    from encore_backend.storage.sql.migrate import upgrade
+
+    engine = make_engine(settings.encore_database_url)
+    upgrade(engine)
+    return build(settings, engine=engine)
+
+
+def serve(settings: Settings, *, host: str, port: int) -> None:
+    """API + scheduler in this process, until interrupted."""
+    import uvicorn
+
+    from encore_backend.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    ctx = migrated_container(settings)
+    base = f"http://{host}:{port}"
+    typer.echo(f"Encore on {base}  (dashboard {base}/, API docs {base}/docs, health {base}/health)")
+    uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
+
+
+def run_one(settings: Settings, *, job_id: str, dry_run: bool) -> None:
+    """Run a job now (trigger manual), print its run record; exit 1 unless it succeeded."""
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    ctx = migrated_container(settings)
+    try:
+        record = run_job(
+            ctx, job_id, trigger=RunTrigger.MANUAL, params={"dry_run": True} if dry_run else None
+        )
+    except UnknownJob:
+        typer.echo(f"unknown job id: {job_id}", err=True)
+        raise typer.Exit(2) from None
+    except JobBusy as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    assert record is not None
+    typer.echo(json.dumps(run_record(record), indent=2))
+    if record["status"] != RunStatus.SUCCESS:
+        raise typer.Exit(1)
+
+
+def list_jobs(settings: Settings) -> None:
+    """A readable table of the jobs, their triggers, next runs and last outcomes."""
+    ctx = migrated_container(settings)
+    rows = [_row(job) for job in EngineScheduler(ctx).jobs()]
+    header = ("JOB", "TRIGGER", "NEXT RUN (UTC)", "STATE", "LAST RUN")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        typer.echo(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        )
+
+
+def _row(job: dict[str, Any]) -> tuple[str, ...]:
+    state = "paused" if job["paused"] else ("scheduled" if job["scheduled"] else "not registered")
+    last = job["last_run"]
+    last_text = f"{last['status']} at {last['started_at']}" if last else "never"
+    return (job["id"], job["trigger"], job["next_run_time"] or "-", state, last_text)

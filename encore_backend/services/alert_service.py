@@ -1,0 +1,243 @@
+"""Alert use cases: the detector's batched scan, and reads / read / acknowledge for the API.
+
+The scan cursor is feedback.alert_scanned_at (NULL = not scanned), so every row is looked at once,
+whoever wrote it. A batch costs a fixed number of queries: load (feedback joined with customer and
+venue settings), the customers' recent low ratings, and one write transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+
+from encore_backend.clock import iso_z
+from encore_backend.domain.alert_rules import (
+    LOW_RATING,
+    REPEAT_WINDOW,
+    AlertDraft,
+    FeedbackFacts,
+    assess,
+    venue_rules,
+)
+from encore_backend.domain.enums import AlertLevel, DeliveryStatus
+from encore_backend.notify.webhook import event_body
+from encore_backend.storage.sql.alerts import SavedScan
+
+if TYPE_CHECKING:
+    from encore_backend.bootstrap import Container
+
+log = logging.getLogger("encore.alerts")
+
+BATCH_SIZE = 500
+DEFAULT_NOTIFY_LEVEL = AlertLevel.HIGH
+PUBLIC_FIELDS = ("alert_id", "venue_id", "feedback_id", "level", "title", "description", "reasons")
+T = TypeVar("T")
+History = dict[tuple[int, str], list[tuple[datetime, int]]]
+
+
+@dataclass
+class ScanReport:
+    """What one detector pass did."""
+
+    scanned: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    delivery_ids: list[str] = field(default_factory=list)
+
+    def add(self, saved: SavedScan) -> None:
+        self.scanned += saved.marked
+        self.alerts.extend(saved.alerts)
+        self.delivery_ids.extend(saved.delivery_ids)
+
+
+def public_alert(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The alert document of SPEC §6, times as ISO-8601 with Z."""
+    doc = {k: row[k] for k in PUBLIC_FIELDS}
+    doc["feedback_id"] = int(row["feedback_id"])
+    doc["detected_at"] = iso_z(row["detected_at"])
+    doc["is_read"] = bool(row["is_read"])
+    doc["acknowledged_by"] = row["acknowledged_by"]
+    doc["acknowledged_at"] = iso_z(row["acknowledged_at"])
+    return doc
+
+
+def detect(
+    ctx: Container,
+    *,
+    now: datetime,
+    feedback_ids: Sequence[int] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ScanReport:
+    """Scan unscanned feedback (all, or only `feedback_ids`) in batches; create alerts."""
+    report = ScanReport()
+    after_id = 0
+    while True:
+        rows = ctx.alerts.unscanned(limit=batch_size, after_id=after_id, feedback_ids=feedback_ids)
+        if not rows:
+            break
+        report.add(scan_batch(ctx, rows, now=now))
+        after_id = int(rows[-1]["feedback_id"])
+        if len(rows) < batch_size:
+            break
+    return report
+
+
+def scan_batch(ctx: Container, rows: Sequence[Mapping[str, Any]], *, now: datetime) -> SavedScan:
+    """Evaluate one loaded batch and write its alerts, deliveries and scan marks."""
+    history = low_rating_history(ctx, rows)
+    alerts: list[dict[str, Any]] = []
+    deliveries: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        draft = assess(facts_of(row, history), rules_of(ctx, row))
+        if draft is None:
+            continue
+        alert = alert_row(row, draft, now=now)
+        alerts.append(alert)
+        if should_notify(row, draft.level):
+            deliveries[alert["alert_id"]] = delivery_row(row, alert, now=now)
+    ids = [int(r["feedback_id"]) for r in rows]
+    return retry_on_deadlock(
+        lambda: ctx.alerts.save_scan(
+            feedback_ids=ids, alerts=alerts, deliveries=deliveries, now=now
+        )
+    )
+
+
+def low_rating_history(ctx: Container, rows: Sequence[Mapping[str, Any]]) -> History:
+    """(customer, venue) → [(created_at, feedback_id)] of ratings ≤ 2 the batch may repeat."""
+    low = [r for r in rows if r["customer_id"] is not None and r["rating"] <= LOW_RATING]
+    if not low:
+        return {}
+    found = ctx.alerts.low_ratings(
+        customer_ids=[int(r["customer_id"]) for r in low],
+        since=min(r["created_at"] for r in low) - REPEAT_WINDOW,
+        until=max(r["created_at"] for r in low),
+    )
+    history: History = defaultdict(list)
+    for h in found:
+        history[(int(h["customer_id"]), h["venue_id"])].append(
+            (h["created_at"], int(h["feedback_id"]))
+        )
+    return history
+
+
+def facts_of(row: Mapping[str, Any], history: History) -> FeedbackFacts:
+    """The rule inputs of one loaded row; "earlier" orders by (created_at, feedback_id)."""
+    me = (row["created_at"], int(row["feedback_id"]))
+    earlier: tuple[datetime, ...] = ()
+    if row["customer_id"] is not None:
+        key = (int(row["customer_id"]), row["venue_id"])
+        earlier = tuple(t for t, fid in history.get(key, ()) if (t, fid) < me)
+    return FeedbackFacts(
+        rating=int(row["rating"]),
+        comment=row["comment"] or "",
+        created_at=row["created_at"],
+        lifetime_value=row["lifetime_value"],
+        tier=row["tier"],
+        earlier_low_ratings=earlier,
+    )
+
+
+def rules_of(ctx: Container, row: Mapping[str, Any]) -> Any:
+    return venue_rules(
+        min_spend=ctx.settings.high_value_customer_min_spend,
+        alert_keywords=row["alert_keywords"],
+        alert_rules_disabled=row["alert_rules_disabled"],
+    )
+
+
+def alert_row(row: Mapping[str, Any], draft: AlertDraft, *, now: datetime) -> dict[str, Any]:
+    return {
+        "alert_id": str(uuid.uuid4()),
+        "venue_id": row["venue_id"],
+        "feedback_id": int(row["feedback_id"]),
+        "level": draft.level,
+        "title": draft.title,
+        "description": draft.description,
+        "reasons": draft.reasons,
+        "detected_at": now,
+        "is_read": False,
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+    }
+
+
+def should_notify(row: Mapping[str, Any], level: str) -> bool:
+    """A webhook is sent when the venue has a URL and the level reaches its minimum."""
+    if not row["webhook_url"]:
+        return False
+    try:
+        minimum = AlertLevel(row["alert_notify_min_level"] or DEFAULT_NOTIFY_LEVEL)
+    except ValueError:
+        minimum = DEFAULT_NOTIFY_LEVEL
+    return AlertLevel(level).rank >= minimum.rank
+
+
+def delivery_row(
+    row: Mapping[str, Any], alert: Mapping[str, Any], *, now: datetime
+) -> dict[str, Any]:
+    """A pending outbox row: the body is fixed now, so every retry sends the same bytes."""
+    return {
+        "delivery_id": str(uuid.uuid4()),
+        "alert_id": alert["alert_id"],
+        "venue_id": row["venue_id"],
+        "url": row["webhook_url"],
+        "payload": event_body(public_alert(alert)),
+        "status": DeliveryStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def retry_on_deadlock(write: Callable[[], T], *, tries: int = 3) -> T:
+    """Run a write transaction again when the database chose it as a deadlock victim."""
+    for n in range(1, tries + 1):
+        try:
+            return write()
+        except DBAPIError as exc:
+            if n == tries or not is_deadlock(exc):
+                raise
+            log.info("alert scan write deadlocked, retrying (%s/%s)", n, tries)
+            time.sleep(0.05 * n)
+    raise AssertionError("unreachable")
+
+
+def is_deadlock(exc: DBAPIError) -> bool:
+    """MariaDB 1213/1205, PostgreSQL 40P01/40001."""
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or (orig.args[0] if orig and orig.args else None)
+    return code in (1213, 1205, "40P01", "40001")
+
+
+# --- reads and acknowledgement (API) ------------------------------------------------------
+
+
+def list_alerts(
+    ctx: Container,
+    *,
+    venue_id: str,
+    is_read: bool | None = None,
+    level: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    rows = ctx.alerts.list_for_venue(venue_id, is_read=is_read, level=level, limit=limit)
+    return [public_alert(r) for r in rows]
+
+
+def mark_read(ctx: Container, *, alert_id: str) -> dict[str, Any] | None:
+    row = ctx.alerts.mark_read(alert_id)
+    return public_alert(row) if row else None
+
+
+def acknowledge(ctx: Container, *, alert_id: str, by: str) -> dict[str, Any] | None:
+    """Acknowledge now (the first acknowledgement is kept); also marks the alert read."""
+    row = ctx.alerts.acknowledge(alert_id, by, ctx.clock.now())
+    return public_alert(row) if row else None

@@ -1,0 +1,98 @@
+"""Thinning of old stats snapshots: all from the last day, one an hour to a week, one a day beyond.
+
+Buckets are UTC hours and days; the kept snapshot of a bucket is its earliest one, so thinning
+again (or with a wider band) never removes a snapshot an earlier pass kept. Each band starts on a
+bucket boundary, which is what makes a bounded pass agree with a full one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, String, and_, delete, exists, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from encore_backend.storage.sql import models as m
+
+KEEP_ALL = timedelta(hours=24)
+KEEP_HOURLY = timedelta(days=7)
+# A scheduled run only revisits snapshots that aged into a band recently; weekly_cleanup passes
+# lookback=None for a full pass.
+DEFAULT_LOOKBACK = timedelta(hours=6)
+HOUR_CHARS = len("YYYY-MM-DD HH")
+DAY_CHARS = len("YYYY-MM-DD")
+
+
+class hour_bucket(FunctionElement[str]):
+    """The UTC hour of a timestamp as text ('YYYY-MM-DD HH')."""
+
+    type = String()
+    inherit_cache = True  # the class itself is the cache key: one class per bucket size
+    chars = HOUR_CHARS
+
+
+class day_bucket(hour_bucket):
+    """The UTC day of a timestamp as text ('YYYY-MM-DD')."""
+
+    inherit_cache = True
+    chars = DAY_CHARS
+
+
+@compiles(hour_bucket)
+def _bucket_sqlite(element: hour_bucket, compiler: Any, **kw: Any) -> str:
+    # SQLite stores UTCDateTime as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, {element.chars})"
+
+
+@compiles(hour_bucket, "mysql")
+@compiles(hour_bucket, "mariadb")
+def _bucket_mysql(element: hour_bucket, compiler: Any, **kw: Any) -> str:
+    return f"LEFT(CAST({compiler.process(element.clauses, **kw)} AS CHAR), {element.chars})"
+
+
+@compiles(hour_bucket, "postgresql")
+def _bucket_postgresql(element: hour_bucket, compiler: Any, **kw: Any) -> str:
+    pattern = "YYYY-MM-DD HH24" if element.chars == HOUR_CHARS else "YYYY-MM-DD"
+    return f"to_char({compiler.process(element.clauses, **kw)}, '{pattern}')"
+
+
+def _floor(value: datetime, bucket: type[hour_bucket]) -> datetime:
+    if bucket is hour_bucket:
+        return value.replace(minute=0, second=0, microsecond=0)
+    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _thin_band(
+    conn: Connection, lower: datetime | None, upper: datetime, bucket: type[hour_bucket]
+) -> int:
+    """Delete every snapshot in [lower, upper) that is not the first of its venue and bucket."""
+    s = m.computed_stats
+    band = [s.c.computed_at < upper]
+    if lower is not None:
+        band.append(s.c.computed_at >= lower)
+    kept = (
+        select(s.c.venue_id, func.min(s.c.computed_at).label("first_at"))
+        .where(*band)
+        .group_by(s.c.venue_id, bucket(s.c.computed_at))
+        .subquery("kept")
+    )
+    is_kept = exists().where(
+        and_(kept.c.venue_id == s.c.venue_id, kept.c.first_at == s.c.computed_at)
+    )
+    return int(conn.execute(delete(s).where(*band, ~is_kept)).rowcount or 0)
+
+
+def thin_snapshots(
+    conn: Connection, *, now: datetime, lookback: timedelta | None = DEFAULT_LOOKBACK
+) -> int:
+    """Two set-based deletes (hourly band, daily band); bounded by `lookback`, None = everything."""
+    hourly_upper, daily_upper = now - KEEP_ALL, now - KEEP_HOURLY
+    hourly_lower: datetime = daily_upper
+    daily_lower: datetime | None = None
+    if lookback is not None:
+        hourly_lower = max(_floor(hourly_upper - lookback, hour_bucket), daily_upper)
+        daily_lower = _floor(daily_upper - lookback, day_bucket)
+    deleted = _thin_band(conn, hourly_lower, hourly_upper, hour_bucket)
+    return deleted + _thin_band(conn, daily_lower, daily_upper, day_bucket)

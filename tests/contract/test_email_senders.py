@@ -1,0 +1,309 @@
+"""EmailSender contract, run against every backend: outbox, SMTP (aiosmtpd) and SES (moto)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+from support.moto_server import FAKE_CREDENTIALS, moto_server, sent_raw_messages
+from support.smtp_server import (
+    RecordingHandler,
+    free_port,
+    password_authenticator,
+    self_signed_tls,
+    smtp_server,
+)
+
+from encore_backend.config import Settings
+from encore_backend.providers.email import EmailSender, build_email_sender, build_reply_message
+from encore_backend.providers.email.outbox import OutboxEmailSender
+from encore_backend.providers.email.ses import SesEmailSender
+from encore_backend.providers.email.smtp import SmtpEmailSender
+from encore_backend.providers.errors import PermanentProviderError, TransientProviderError
+
+NO_RETRIES = Config(retries={"total_max_attempts": 1}, connect_timeout=2)
+FROM = "Encore <no-reply@encore.example>"
+WHEN = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+CHECKED_HEADERS = (
+    "Subject", "From", "To", "Reply-To", "Date", "Message-ID", "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+)  # fmt: skip
+
+
+def reply(n: int = 1, **overrides: object) -> EmailMessage:
+    args = {
+        "subject": f"Thank you from Café Nord #{n}",
+        "body": f"Hi Zoë,\n\nThank you for visiting (message {n}).\n\nThe Café Nord team",
+        "to": "zoe@example.com",
+        "to_name": "Zoë Martin",
+        "from_addr": FROM,
+        "reply_to": "manager@cafenord.example",
+        "venue_name": "Café Nord",
+        "unsubscribe_url": "https://encore.example/unsubscribe/abc.def",
+        "date": WHEN,
+        "comment": "Great <b>soup</b> & bread",
+    }
+    return build_reply_message(**{**args, **overrides})  # type: ignore[arg-type]
+
+
+@dataclass
+class Backend:
+    """A sender plus a way to read back what it delivered (as parsed messages, oldest first)."""
+
+    sender: EmailSender
+    read_back: Callable[[], list[EmailMessage]]
+
+
+def _parse(data: bytes) -> EmailMessage:
+    return message_from_bytes(data, policy=policy.default)  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def smtp_handler() -> Iterator[tuple[RecordingHandler, int]]:
+    handler = RecordingHandler()
+    with smtp_server(handler) as port:
+        yield handler, port
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    with moto_server() as url:
+        client = boto3.client("sesv2", endpoint_url=url, **FAKE_CREDENTIALS)
+        client.create_email_identity(EmailIdentity="no-reply@encore.example")
+        yield url
+
+
+def outbox_backend(request: pytest.FixtureRequest) -> Backend:
+    directory = request.getfixturevalue("tmp_path") / "outbox"
+
+    def read_back() -> list[EmailMessage]:
+        return [_parse(p.read_bytes()) for p in sorted(directory.glob("*.eml"))]
+
+    return Backend(OutboxEmailSender(directory), read_back)
+
+
+def smtp_backend(request: pytest.FixtureRequest) -> Backend:
+    handler, port = request.getfixturevalue("smtp_handler")
+    handler.messages.clear()
+    handler.faults.clear()
+    sender = SmtpEmailSender(host="127.0.0.1", port=port, timeout=5)
+    return Backend(sender, lambda: list(handler.messages))
+
+
+def ses_backend(request: pytest.FixtureRequest) -> Backend:
+    url = request.getfixturevalue("moto_url")
+    client = boto3.client("sesv2", endpoint_url=url, **FAKE_CREDENTIALS)
+    already = len(sent_raw_messages(url))
+
+    def read_back() -> list[EmailMessage]:
+        return [_parse(m["raw_data"].encode()) for m in sent_raw_messages(url)[already:]]
+
+    return Backend(SesEmailSender(client=client), read_back)
+
+
+BACKENDS = {"outbox": outbox_backend, "smtp": smtp_backend, "ses": ses_backend}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return BACKENDS[request.param](request)
+
+
+def test_a_sent_message_reads_back_with_the_same_headers_and_parts(backend: Backend) -> None:
+    message = reply()
+    result = backend.sender.send(message)
+    [got] = backend.read_back()
+    for name in CHECKED_HEADERS:
+        assert " ".join(str(got[name]).split()) == " ".join(str(message[name]).split()), name
+    assert result.message_id == message["Message-ID"] == got["Message-ID"]
+    assert result.backend == backend.sender.backend
+    assert [p.get_content_type() for p in got.iter_parts()] == ["text/plain", "text/html"]
+    for kind in ("plain", "html"):
+        sent_body = message.get_body((kind,)).get_content()
+        assert got.get_body((kind,)).get_content().replace("\r\n", "\n") == sent_body
+    assert "Great &lt;b&gt;soup&lt;/b&gt; &amp; bread" in got.get_body(("html",)).get_content()
+
+
+def test_each_message_is_delivered_once(backend: Backend) -> None:
+    ids = [backend.sender.send(reply(n)).message_id for n in range(3)]
+    got = backend.read_back()
+    assert sorted(m["Message-ID"] for m in got) == sorted(ids)
+    assert len(set(ids)) == 3
+    assert sorted(m["Subject"] for m in got) == [f"Thank you from Café Nord #{n}" for n in range(3)]
+
+
+def test_a_message_without_message_id_gets_one(backend: Backend) -> None:
+    message = reply()
+    del message["Message-ID"]
+    result = backend.sender.send(message)
+    [got] = backend.read_back()
+    assert result.message_id.endswith("@encore.example>")
+    assert got["Message-ID"] == result.message_id
+
+
+# --- SMTP: faults injected by the server; after each, a normal send still gets through ---
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("421", TransientProviderError),
+        ("451", TransientProviderError),
+        ("drop", TransientProviderError),
+        ("550", PermanentProviderError),
+        ("rcpt550", PermanentProviderError),
+    ],
+)
+def test_smtp_faults_are_classified_and_nothing_is_lost(
+    smtp_handler: tuple[RecordingHandler, int], fault: str, error: type[Exception]
+) -> None:
+    handler, port = smtp_handler
+    handler.messages.clear()
+    handler.faults.clear()
+    handler.faults.append(fault)
+    sender = SmtpEmailSender(host="127.0.0.1", port=port, timeout=5)
+    message = reply()
+    with pytest.raises(error) as caught:
+        sender.send(message)
+    if fault[0:3].isdigit():
+        assert fault in caught.value.reason
+    assert handler.messages == []
+    sender.send(message)  # the caller's retry of the very same message
+    assert [m["Message-ID"] for m in handler.messages] == [message["Message-ID"]]
+
+
+def test_smtp_connection_refused_is_transient() -> None:
+    port = free_port()  # nothing listens there now
+    with pytest.raises(TransientProviderError, match="Refused"):
+        SmtpEmailSender(host="127.0.0.1", port=port, timeout=2).send(reply())
+
+
+def test_smtp_a_server_that_never_answers_times_out_transiently() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        sender = SmtpEmailSender(host="127.0.0.1", port=port, timeout=0.5)
+        with pytest.raises(TransientProviderError):
+            sender.send(reply())
+
+
+def test_smtp_starttls_and_auth() -> None:
+    server_tls, client_tls = self_signed_tls()
+    handler = RecordingHandler()
+    auth = password_authenticator("encore", "pa55")
+    options = {"tls_context": server_tls, "require_starttls": True, "authenticator": auth}
+    with smtp_server(handler, auth_required=True, **options) as port:
+        good = SmtpEmailSender(
+            host="127.0.0.1", port=port, timeout=5, starttls=True,
+            username="encore", password="pa55", ssl_context=client_tls,
+        )  # fmt: skip
+        good.send(reply())
+        assert len(handler.messages) == 1
+        bad = SmtpEmailSender(
+            host="127.0.0.1", port=port, timeout=5, starttls=True,
+            username="encore", password="wrong", ssl_context=client_tls,
+        )  # fmt: skip
+        with pytest.raises(PermanentProviderError, match="535"):
+            bad.send(reply())
+        untrusted = SmtpEmailSender(host="127.0.0.1", port=port, timeout=5, starttls=True)
+        with pytest.raises(PermanentProviderError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusted.send(reply())
+        plain = SmtpEmailSender(host="127.0.0.1", port=port, timeout=5)
+        with pytest.raises(PermanentProviderError, match="530"):
+            plain.send(reply())
+    assert len(handler.messages) == 1
+
+
+# --- SES: real moto server for delivery and rejection; Stubber for throttling shapes ---
+
+
+def test_ses_unverified_sender_is_permanent(moto_url: str) -> None:
+    client = boto3.client("sesv2", endpoint_url=moto_url, **FAKE_CREDENTIALS)
+    with pytest.raises(PermanentProviderError, match="MessageRejected"):
+        SesEmailSender(client=client).send(reply(from_addr="someone@unverified.example"))
+
+
+def test_ses_unreachable_endpoint_is_transient() -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    client = boto3.client("sesv2", endpoint_url=url, config=NO_RETRIES, **FAKE_CREDENTIALS)
+    with pytest.raises(TransientProviderError, match="EndpointConnectionError"):
+        SesEmailSender(client=client).send(reply())
+
+
+def stubbed_ses(configuration_set: str | None = None) -> tuple[SesEmailSender, Stubber]:
+    client = boto3.client("sesv2", **FAKE_CREDENTIALS)
+    return SesEmailSender(client=client, configuration_set=configuration_set), Stubber(client)
+
+
+def test_ses_sends_raw_mime_with_the_configuration_set() -> None:
+    sender, stub = stubbed_ses("encore-replies")
+    message = reply()
+    expected = {
+        "Content": {"Raw": {"Data": message.as_bytes(policy=policy.SMTP)}},
+        "ConfigurationSetName": "encore-replies",
+    }
+    stub.add_response("send_email", {"MessageId": "ses-123"}, expected)
+    with stub:
+        result = sender.send(message)
+    stub.assert_no_pending_responses()
+    assert (result.provider_message_id, result.backend) == ("ses-123", "ses")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error"),
+    [
+        ("TooManyRequestsException", 429, TransientProviderError),
+        ("Throttling", 400, TransientProviderError),
+        ("ServiceUnavailable", 503, TransientProviderError),
+        ("MessageRejected", 400, PermanentProviderError),
+        ("MailFromDomainNotVerifiedException", 400, PermanentProviderError),
+        ("BadRequestException", 400, PermanentProviderError),
+    ],
+)
+def test_ses_errors_are_classified(code: str, status: int, error: type[Exception]) -> None:
+    sender, stub = stubbed_ses()
+    stub.add_client_error("send_email", service_error_code=code, http_status_code=status)
+    with stub, pytest.raises(error, match=code):
+        sender.send(reply())
+
+
+# --- outbox specifics and the factory ---
+
+
+def test_outbox_writes_whole_files_named_by_time_and_id(tmp_path: Path) -> None:
+    sender = OutboxEmailSender(tmp_path / "out")
+    message = reply(message_id="<reply-7@encore.example>")
+    threads = [threading.Thread(target=sender.send, args=(reply(n),)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    sender.send(message)
+    for thread in threads:
+        thread.join()
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(names) == 6 and not [n for n in names if not n.endswith(".eml")]
+    assert "20260310T120000Z_reply-7@encore.example.eml" in names
+    raw = (tmp_path / "out" / "20260310T120000Z_reply-7@encore.example.eml").read_bytes()
+    assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw
+
+
+def test_the_factory_builds_each_backend(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, encore_outbox_dir=str(tmp_path), smtp_port=2525)  # type: ignore[call-arg]
+    assert isinstance(build_email_sender(settings), OutboxEmailSender)
+    smtp = build_email_sender(settings, backend="smtp", timeout=3)
+    assert isinstance(smtp, SmtpEmailSender) and (smtp.port, smtp.timeout) == (2525, 3)
+    client = boto3.client("sesv2", **FAKE_CREDENTIALS)
+    ses = build_email_sender(settings, backend="ses", client=client, configuration_set="cs")
+    assert isinstance(ses, SesEmailSender) and ses.configuration_set == "cs"
+    with pytest.raises(ValueError, match="EMAIL_BACKEND"):
+        build_email_sender(settings, backend="pigeon")

@@ -1,0 +1,1 @@
+"""Small real servers for tests (SMTP with injected faults, chat completions, moto, …)."""
