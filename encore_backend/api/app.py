@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
 from encore_backend.bootstrap import Container
@@ -39,4 +40,10 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     app.state.scheduler = None
     for module in (health, venues, tokens, feedback, stats, alerts, admin_jobs):
         app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """Until the dashboards land, the front door is the API documentation."""
+        return RedirectResponse("/docs")
+
     return app

@@ -22,9 +22,14 @@ class StatsWindows:
     trailing_start: datetime
 
     @property
+    def calendar_start(self) -> datetime:
+        """The earliest of today, this week and this month: one range scan covers all three."""
+        return min(self.week_start, self.month_start)
+
+    @property
     def scan_start(self) -> datetime:
-        """The earliest instant any window needs: one range scan covers them all."""
-        return min(self.month_start, self.trailing_start)
+        """The earliest instant any window needs."""
+        return min(self.calendar_start, self.trailing_start)
 
 
 def zone_of(timezone: str | None) -> ZoneInfo:

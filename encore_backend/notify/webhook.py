@@ -136,17 +136,10 @@ def _record(
     stats: DeliveryStats,
 ) -> None:
     attempts = int(delivery["attempts"]) + 1
-    if error is None:
-        status, retry_at = DeliveryStatus.DELIVERED, None
-        stats.delivered += 1
-    elif attempts >= MAX_ATTEMPTS:
-        status, retry_at = DeliveryStatus.FAILED, None
-        stats.failed += 1
-        stats.given_up += 1
-    else:
-        status = DeliveryStatus.PENDING
-        retry_at = now + timedelta(seconds=backoff_seconds(attempts, jitter=random.random()))
-        stats.failed += 1
+    status, retry_at = next_state(attempts, error=error, now=now, jitter=random.random())
+    stats.delivered += status == DeliveryStatus.DELIVERED
+    stats.failed += error is not None
+    stats.given_up += status == DeliveryStatus.FAILED
     if error is not None:
         log.warning(
             "webhook attempt %s failed delivery_id=%s: %s", attempts, delivery["delivery_id"], error
@@ -160,3 +153,14 @@ def _record(
         duration_ms=ms,
         next_attempt_at=retry_at,
     )
+
+
+def next_state(
+    attempts: int, *, error: str | None, now: datetime, jitter: float
+) -> tuple[DeliveryStatus, datetime | None]:
+    """After attempt number `attempts`: delivered, failed for good, or pending until a retry."""
+    if error is None:
+        return DeliveryStatus.DELIVERED, None
+    if attempts >= MAX_ATTEMPTS:
+        return DeliveryStatus.FAILED, None
+    return DeliveryStatus.PENDING, now + timedelta(seconds=backoff_seconds(attempts, jitter=jitter))

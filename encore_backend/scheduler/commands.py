@@ -18,6 +18,13 @@ from encore_backend.scheduler.scheduler import EngineScheduler
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+def configure_logging(level: int) -> None:
+    """Our run logs say what ran (job_id, run_id); APScheduler's per-run lines repeat them."""
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+    for noisy in ("apscheduler.executors", "apscheduler.scheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
 def migrated_container(settings: Settings) -> Container:
     """The wired container on a database brought up to date first."""
     from encore_backend.storage.sql.engine import make_engine
@@ -34,7 +41,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
 
     from encore_backend.api.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging(logging.INFO)
     ctx = migrated_container(settings)
     base = f"http://{host}:{port}"
     typer.echo(f"Encore on {base}  (dashboard {base}/, API docs {base}/docs, health {base}/health)")
@@ -43,7 +50,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
 
 def run_one(settings: Settings, *, job_id: str, dry_run: bool) -> None:
     """Run a job now (trigger manual), print its run record; exit 1 unless it succeeded."""
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    configure_logging(logging.WARNING)
     ctx = migrated_container(settings)
     try:
         record = run_job(

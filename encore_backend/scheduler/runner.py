@@ -109,7 +109,10 @@ def _execute(
     ctx: Container, spec: JobSpec, run: dict[str, Any], now: datetime, params: dict[str, Any]
 ) -> dict[str, Any]:
     run_id = run["run_id"]
-    log.info("job started job_id=%s run_id=%s trigger=%s", spec.id, run_id, run["trigger"])
+    fields = {"job_id": spec.id, "run_id": run_id, "trigger": run["trigger"]}
+    log.info(
+        "job started job_id=%s run_id=%s trigger=%s", spec.id, run_id, run["trigger"], extra=fields
+    )
     heartbeat = Heartbeat(ctx, run_id=run_id, lease=spec.lease)
     heartbeat.start()
     started = time.monotonic()
@@ -121,7 +124,7 @@ def _execute(
             "details": _jsonable(result.details),
         }
     except Exception as exc:
-        log.exception("job failed job_id=%s run_id=%s", spec.id, run_id)
+        log.exception("job failed job_id=%s run_id=%s", spec.id, run_id, extra=fields)
         outcome = {"status": RunStatus.FAILED, "error": f"{type(exc).__name__}: {exc}"}
     finally:
         heartbeat.stop()
@@ -136,6 +139,7 @@ def _execute(
         record["status"],
         record["items_processed"],
         duration_ms,
+        extra={**fields, "status": record["status"], "duration_ms": duration_ms},
     )
     return record
 

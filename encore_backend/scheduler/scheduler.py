@@ -132,7 +132,9 @@ def _register(
     }
     existing = scheduler.get_job(spec.id)
     if existing is None:
-        scheduler.add_job(FIRE_REF, id=spec.id, replace_existing=True, **options)
+        # A job new to the store runs its current tick at once: fresh stats on a first start.
+        first = spec.schedule.latest(settings, now)
+        scheduler.add_job(FIRE_REF, id=spec.id, next_run_time=first, **options)
         return
     next_run = kept_next_run_time(existing.next_run_time, spec.schedule, settings, now)
     scheduler.modify_job(spec.id, func=FIRE_REF, next_run_time=next_run, **options)

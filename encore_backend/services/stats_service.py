@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from encore_backend.domain.stats_windows import windows_for
-from encore_backend.storage.sql.stats import RATINGS, SqlStatsStore
+from encore_backend.storage.sql.stats import SqlStatsStore
 
 COUNT_FIELDS = ("feedback_today", "feedback_this_week", "feedback_this_month")
 SUMMED_FIELDS = (*COUNT_FIELDS, "pending_responses", "sent_today", "feedback_30d", "responded_30d")
@@ -30,28 +30,25 @@ def ratio(part: float, whole: float, digits: int) -> float | None:
 
 def stats_from_counts(counts: Mapping[str, int]) -> dict[str, Any]:
     """The snapshot document of one venue from its raw counts (SPEC §5 plus a few extras)."""
-    rating_counts = {str(k): counts[f"rating_{k}"] for k in RATINGS}
-    total = sum(rating_counts.values())
-    rating_sum = sum(k * counts[f"rating_{k}"] for k in RATINGS)
-    responded = counts["responded_30d"]
+    total, responded = counts["feedback_30d"], counts["responded_30d"]
     return {
         **{name: counts[name] for name in COUNT_FIELDS},
         "pending_responses": counts["pending_responses"],
         "sent_today": counts["sent_today"],
-        "average_rating": ratio(rating_sum, total, 2),
+        "average_rating": ratio(counts["rating_sum_30d"], total, 2),
         "response_rate": ratio(responded, total, 4),
         "avg_response_time_hours": ratio(counts["response_seconds_30d"], responded * 3600, 2),
-        "csat": ratio(counts["rating_4"] + counts["rating_5"], total, 4),
+        "csat": ratio(counts["positive_30d"], total, 4),
         "feedback_30d": total,
         "responded_30d": responded,
-        "rating_counts": rating_counts,
     }
 
 
 def compute_stats(*, store: SqlStatsStore, now: datetime) -> dict[str, dict[str, Any]]:
     """Every venue's stats at `now`, each in its own timezone, in a fixed number of queries."""
-    windows = {v: windows_for(tz, now) for v, tz in store.venue_timezones().items()}
-    counts = store.aggregate(windows)
+    zones = store.venue_timezones()
+    by_zone = {tz: windows_for(tz, now) for tz in set(zones.values())}
+    counts = store.aggregate({venue_id: by_zone[tz] for venue_id, tz in zones.items()})
     return {venue_id: stats_from_counts(c) for venue_id, c in counts.items()}
 
 

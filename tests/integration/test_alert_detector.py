@@ -243,3 +243,44 @@ def test_deliveries_are_written_with_the_alert_at_or_above_the_venue_level(
     assert {r.status for r in rows} == {"pending"}
     assert {r.next_attempt_at for r in rows} == {now}
     assert sorted(report.delivery_ids) == sorted(r.delivery_id for r in rows)
+
+
+def test_event_run_through_the_run_recorder(
+    ctx: Container, engine: Engine, clock: ManualClock
+) -> None:
+    from encore_backend.domain.enums import RunTrigger
+    from encore_backend.scheduler.runner import run_job
+
+    now = clock.now()
+    make_venue(engine, "v1", now=now)
+    feedback_id = make_feedback(engine, "v1", created_at=now, rating=1, comment="mice")
+
+    record = run_job(
+        ctx, "alert_detector", trigger=RunTrigger.EVENT, params={"feedback_ids": [feedback_id]}
+    )
+
+    assert record is not None
+    assert (record["status"], record["trigger"], record["items_processed"]) == (
+        "success", "event", 1,
+    )  # fmt: skip
+    assert record["details"]["alerts_created"] == 1
+    assert set(alerts_by_feedback(engine)) == {feedback_id}
+
+
+def test_a_reset_cursor_rescans_without_duplicating_or_renotifying(
+    ctx: Container, engine: Engine, clock: ManualClock
+) -> None:
+    now = clock.now()
+    make_venue(engine, "v1", now=now, webhook_url="http://127.0.0.1:9/hook")
+    kept = make_feedback(engine, "v1", created_at=now, rating=1, comment="filthy")
+    first = alert_service.detect(ctx, now=now)
+    with engine.begin() as conn:  # an operator asks for a full rescan
+        conn.execute(m.feedback.update().values(alert_scanned_at=None))
+    make_feedback(engine, "v1", created_at=now, rating=1, comment="filthy")
+
+    again = alert_service.detect(ctx, now=clock.advance(minutes=1))
+
+    assert again.scanned == 2
+    assert len(again.alerts) == 1 and kept not in {a["feedback_id"] for a in again.alerts}
+    assert alerts_by_feedback(engine)[kept]["alert_id"] == first.alerts[0]["alert_id"]
+    assert len(first.delivery_ids) == len(again.delivery_ids) == 1

@@ -36,7 +36,7 @@ __all__ = ["client"]
 VENUE_A, VENUE_B = "alpha", "bravo"
 SKIPPED = ("/docs", "/openapi.json", "/redoc", "/health")
 # Routes meant to be reachable without a bearer token; anything else public is a bug.
-PUBLIC_PATHS = {"/metrics", "/unsubscribe/{token}"}
+PUBLIC_PATHS = {"/", "/metrics", "/unsubscribe/{token}"}
 # Path parameters that do not name venue data (admin-only routes use them).
 NOT_VENUE_DATA = {"job_id"}
 # Bodies for routes that need one; venue A in a body makes it venue A's request.

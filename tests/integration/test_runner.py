@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from factories import make_feedback, make_venue
 from sched_jobs import LONG_LEASE, Recorder, spec, use_jobs
 from sqlalchemy import func, select
 
@@ -250,3 +251,19 @@ def test_history_is_newest_first_and_limited(
     runs = ctx.job_runs.list_runs(job_id="ok", limit=2)
     assert len(runs) == 2 and runs[0]["started_at"] > runs[1]["started_at"]
     assert ctx.job_runs.latest(job_id="ok") == runs[0]
+
+
+def test_the_real_jobs_run_through_the_recorder(ctx: Container, clock: ManualClock) -> None:
+    """The registry's own jobs (no override): recorded, and idempotent when rerun."""
+    make_venue(ctx.engine, "v1", now=clock.now())
+    make_feedback(ctx.engine, "v1", created_at=clock.now(), rating=3, comment="Found a roach!")
+    stats = run_job(ctx, "stats_aggregator", trigger=RunTrigger.MANUAL)
+    assert stats is not None and stats["status"] == "success", stats
+    assert stats["items_processed"] == 1
+    fire = clock.now()
+    alert = run_job(ctx, "alert_detector", trigger=RunTrigger.SCHEDULE, fire_time=fire)
+    assert alert is not None and alert["status"] == "success", alert
+    assert alert["details"]["alerts_created"] == 1
+    clock.advance(minutes=5)
+    again = run_job(ctx, "alert_detector", trigger=RunTrigger.MANUAL)
+    assert again is not None and again["details"]["alerts_created"] == 0

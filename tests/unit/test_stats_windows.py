@@ -8,6 +8,7 @@ import pytest
 
 from encore_backend.domain.stats_windows import windows_for
 from encore_backend.services.stats_service import stats_from_counts, totals
+from encore_backend.storage.sql.stats_aggregate import COUNT_KEYS
 
 
 def utc(*parts: int) -> datetime:
@@ -82,10 +83,7 @@ def test_naive_now_is_utc_and_unknown_zone_falls_back_to_utc() -> None:
 
 
 def _counts(**values: int) -> dict[str, int]:
-    keys = ["feedback_today", "feedback_this_week", "feedback_this_month", "responded_30d"]
-    keys += ["response_seconds_30d", "pending_responses", "sent_today"]
-    keys += [f"rating_{k}" for k in range(1, 6)]
-    return {k: values.get(k, 0) for k in keys}
+    return {key: values.get(key, 0) for key in COUNT_KEYS}
 
 
 def test_empty_window_gives_nulls_not_zero() -> None:
@@ -96,20 +94,20 @@ def test_empty_window_gives_nulls_not_zero() -> None:
 
 
 def test_ratios_and_rounding() -> None:
-    stats = stats_from_counts(
-        _counts(rating_1=1, rating_4=1, rating_5=1, responded_30d=2, response_seconds_30d=3 * 3600)
-    )
+    counts = _counts(feedback_30d=3, rating_sum_30d=10, positive_30d=2, responded_30d=2)
+    stats = stats_from_counts({**counts, "response_seconds_30d": 3 * 3600})
     assert stats["average_rating"] == 3.33
     assert stats["csat"] == 0.6667
     assert stats["response_rate"] == 0.6667
     assert stats["avg_response_time_hours"] == 1.5
-    assert stats["rating_counts"] == {"1": 1, "2": 0, "3": 0, "4": 1, "5": 1}
 
 
 def test_totals_sum_counts_and_weight_averages_by_feedback() -> None:
-    a = stats_from_counts(_counts(feedback_today=2, rating_5=3, responded_30d=1,
-                                  response_seconds_30d=3600))  # fmt: skip
-    b = stats_from_counts(_counts(feedback_today=1, rating_1=1))
+    a = stats_from_counts(
+        _counts(feedback_today=2, feedback_30d=3, rating_sum_30d=15, positive_30d=3,
+                responded_30d=1, response_seconds_30d=3600)
+    )  # fmt: skip
+    b = stats_from_counts(_counts(feedback_today=1, feedback_30d=1, rating_sum_30d=1))
     result = totals([a, b, None])
     assert result["feedback_today"] == 3 and result["feedback_30d"] == 4
     assert result["average_rating"] == 4.0  # (5*3 + 1*1) / 4

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from encore_backend.api.deps import Ctx, Principal, Reader, check_venue, venue_or_404
 from encore_backend.bootstrap import Container
+from encore_backend.clock import as_utc
 from encore_backend.domain.enums import AlertLevel
 from encore_backend.notify import live
 from encore_backend.services import alert_service
@@ -75,7 +76,8 @@ def stream_alerts(
 ) -> StreamingResponse:
     """Server-sent `alert.created` events for alerts detected from now (or from `since`)."""
     venue_or_404(ctx, principal, venue_id)
-    events = live.alert_events(ctx, venue_id, since=since, max_seconds=max_seconds)
+    start = as_utc(since) if since is not None else None
+    events = live.alert_events(ctx, venue_id, since=start, max_seconds=max_seconds)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 

@@ -57,7 +57,7 @@ class SqlJobRunStore:
                     return Claim(holder=holder)
                 values = _row(job_id, tick_key, trigger, fire_time, owner, now, RunStatus.RUNNING)
                 values.update(heartbeat_at=now, lease_expires_at=lease_expires_at)
-                run_id = conn.execute(insert(job_runs).values(**values)).inserted_primary_key[0]
+                run_id = _insert(conn, values)
                 return Claim(run=_get(conn, run_id))
         except IntegrityError:
             return Claim()
@@ -80,7 +80,7 @@ class SqlJobRunStore:
         values.update(finished_at=now, duration_ms=0, error=error, details=details)
         try:
             with self.engine.begin() as conn:
-                run_id = conn.execute(insert(job_runs).values(**values)).inserted_primary_key[0]
+                run_id = _insert(conn, values)
                 return _get(conn, run_id)
         except IntegrityError:
             return None
@@ -192,6 +192,12 @@ def _row(
         "started_at": now,
         "items_processed": 0,
     }
+
+
+def _insert(conn: Connection, values: dict[str, Any]) -> int:
+    key = conn.execute(insert(job_runs).values(**values)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _live_holder(conn: Connection, job_id: str, now: datetime) -> dict[str, Any] | None:

@@ -142,7 +142,7 @@ def _sent_today(windows: Mapping[str, StatsWindows]) -> Any:
     )
 
 
-def _create_windows(conn: Connection, windows: Mapping[str, StatsWindows]) -> None:
+def create_windows(conn: Connection, windows: Mapping[str, StatsWindows]) -> None:
     """Fill the temporary table, first dropping a leftover on this pooled connection."""
     dialect = conn.dialect.name
     if dialect in MYSQL:
@@ -162,6 +162,14 @@ def _create_windows(conn: Connection, windows: Mapping[str, StatsWindows]) -> No
         conn.exec_driver_sql("ANALYZE temp.tmp_stats_windows")
 
 
+def feedback_queries(dialect: str, windows: Mapping[str, StatsWindows]) -> list[Any]:
+    """The trailing-30-days and the calendar aggregate over feedback, for this dialect."""
+    parts = ((_trailing_columns(), "trailing_start"), (_calendar_columns(), "calendar_start"))
+    if dialect in MYSQL:
+        return [_per_venue_scan_mysql(columns, start, windows) for columns, start in parts]
+    return [_per_venue_scan(columns, start) for columns, start in parts]
+
+
 def _merge(into: dict[str, dict[str, int]], rows: Iterable[Any]) -> None:
     """Add a grouped result's columns to the per-venue counts (SUM may come back as Decimal)."""
     for row in rows:
@@ -174,17 +182,12 @@ def _merge(into: dict[str, dict[str, int]], rows: Iterable[Any]) -> None:
 def aggregate_counts(
     conn: Connection, windows: Mapping[str, StatsWindows]
 ) -> dict[str, dict[str, int]]:
-    """Raw counts (COUNT_KEYS) per venue for its windows: nine statements for any venue count."""
+    """Raw counts (COUNT_KEYS) per venue: at most nine statements whatever the venue count."""
     counts = {venue_id: dict.fromkeys(COUNT_KEYS, 0) for venue_id in windows}
     if not windows:
         return counts
-    _create_windows(conn, windows)
-    for columns, start in ((_trailing_columns(), "trailing_start"),
-                           (_calendar_columns(), "calendar_start")):  # fmt: skip
-        if conn.dialect.name in MYSQL:
-            query = _per_venue_scan_mysql(columns, start, windows)
-        else:
-            query = _per_venue_scan(columns, start)
+    create_windows(conn, windows)
+    for query in feedback_queries(conn.dialect.name, windows):
         _merge(counts, conn.execute(query))
     _merge(counts, conn.execute(_pending_replies()))
     _merge(counts, conn.execute(_sent_today(windows)))
