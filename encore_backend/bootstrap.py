@@ -10,9 +10,12 @@ from sqlalchemy import Engine
 from encore_backend.clock import Clock, SystemClock
 from encore_backend.config import Settings
 from encore_backend.storage.sql.alerts import SqlAlertStore
+from encore_backend.storage.sql.email_queue import SqlEmailQueueStore
 from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.feedback import SqlFeedbackStore
 from encore_backend.storage.sql.job_runs import SqlJobRunStore
+from encore_backend.storage.sql.rate_limits import SqlRateLimitStore
+from encore_backend.storage.sql.replies import SqlReplyStore
 from encore_backend.storage.sql.stats import SqlStatsStore
 from encore_backend.storage.sql.tokens import SqlTokenStore
 from encore_backend.storage.sql.venues import SqlVenueStore
@@ -33,6 +36,9 @@ class Container:
     stats: SqlStatsStore
     job_runs: SqlJobRunStore
     tokens: SqlTokenStore
+    replies: SqlReplyStore
+    email_queue: SqlEmailQueueStore
+    rate_limits: SqlRateLimitStore
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -53,6 +59,9 @@ def build(
         "stats": SqlStatsStore(engine),
         "job_runs": SqlJobRunStore(engine),
         "tokens": SqlTokenStore(engine),
+        "replies": SqlReplyStore(engine),
+        "email_queue": SqlEmailQueueStore(engine),
+        "rate_limits": SqlRateLimitStore(engine),
     }
     parts.update(overrides)
     return Container(settings=settings, clock=clock or SystemClock(), engine=engine, **parts)

@@ -209,9 +209,75 @@ ai_responses = Table(
     Column("approved_by", String(200)),
     Column("approved_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
+    # Why the draft waits for a manager whatever the settings (compensation, critical alert).
+    Column("hold_reason", Text),
     Index("ix_ai_responses_status_venue", "status", "venue_id"),
     Index("ix_ai_responses_sent_venue", "sent_at", "venue_id"),
-    Index("ix_ai_responses_feedback", "feedback_id"),
+    # Unique: exactly one reply per feedback, even when two generators race.
+    Index("ix_ai_responses_feedback", "feedback_id", unique=True),
+)
+
+email_queue = Table(
+    "encore_email_queue",
+    metadata,
+    Column("queue_id", String(36), primary_key=True),
+    Column(
+        "feedback_id",
+        BigId,
+        ForeignKey("feedback.feedback_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "response_id",
+        String(36),
+        ForeignKey("encore_ai_responses.response_id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,  # one queue item per reply: approving twice never queues twice
+    ),
+    Column("venue_id", String(64), nullable=False),
+    Column("customer_email", String(320)),
+    Column("scheduled_send_time", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    # The claim of a worker sending it: who, and until when (then "outcome unknown").
+    Column("claimed_by", String(128)),
+    Column("lease_expires_at", UTCDateTime),
+    Column("next_attempt_at", UTCDateTime),
+    Column("message_id", String(255), nullable=False),
+    Index("ix_email_queue_due", "status", "scheduled_send_time"),
+    Index("ix_email_queue_venue", "venue_id", "scheduled_send_time"),
+)
+
+email_history = Table(
+    "email_history",
+    metadata,
+    Column("history_id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "queue_id",
+        String(36),
+        ForeignKey("encore_email_queue.queue_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("outcome", String(24), nullable=False),
+    Column("error", Text),
+    Column("backend", String(16)),
+    Column("provider_message_id", String(255)),
+    Index("ix_email_history_queue", "queue_id", "attempted_at"),
+)
+
+# Cross-process rate limits: `limit` slot rows per name; a use takes a slot last used ≥ 60 s ago.
+rate_limit_slots = Table(
+    "rate_limit_slots",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("used_at", UTCDateTime, nullable=False),
+    Column("uses", BigInteger, nullable=False, default=0),
+    Index("ix_rate_limit_slots_used", "name", "used_at"),
 )
 
 job_runs = Table(
@@ -262,4 +328,40 @@ scheduler_jobs = Table(
         LargeBinary().with_variant(LargeBinary(2**24), "mysql", "mariadb"),
         nullable=False,
     ),
+)
+
+# One report per venue, kind and period: the unique key is what makes reruns add nothing.
+reports = Table(
+    "encore_reports",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column(
+        "venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("generated_at", UTCDateTime, nullable=False),
+    Column("content", JSON, nullable=False),
+    UniqueConstraint("venue_id", "kind", "period_start"),
+)
+
+# Long-term statistics: one row per venue and local calendar month, recomputed by weekly_cleanup.
+# Sums and counts (exact on every database); averages are derived when read.
+monthly_stats = Table(
+    "encore_monthly_stats",
+    metadata,
+    Column(
+        "venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("month", String(7), primary_key=True),  # 'YYYY-MM', venue-local
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("feedback_count", Integer, nullable=False),
+    Column("rating_sum", Integer, nullable=False),
+    Column("positive_count", Integer, nullable=False),
+    Column("responded_count", Integer, nullable=False),
+    Column("response_seconds_sum", BigInteger, nullable=False),
+    Column("responses_sent", Integer, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
 )

@@ -155,13 +155,63 @@ def upgrade() -> None:
     sa.Column('approved_by', sa.String(length=200), nullable=True),
     sa.Column('approved_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
     sa.Column('sent_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
+    sa.Column('hold_reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['feedback_id'], ['feedback.feedback_id'], name=op.f('fk_encore_ai_responses_feedback_id_feedback'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('response_id', name=op.f('pk_encore_ai_responses'))
     )
     with op.batch_alter_table('encore_ai_responses', schema=None) as batch_op:
-        batch_op.create_index('ix_ai_responses_feedback', ['feedback_id'], unique=False)
+        batch_op.create_index('ix_ai_responses_feedback', ['feedback_id'], unique=True)
         batch_op.create_index('ix_ai_responses_sent_venue', ['sent_at', 'venue_id'], unique=False)
         batch_op.create_index('ix_ai_responses_status_venue', ['status', 'venue_id'], unique=False)
+
+    op.create_table('encore_email_queue',
+    sa.Column('queue_id', sa.String(length=36), nullable=False),
+    sa.Column('feedback_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('response_id', sa.String(length=36), nullable=False),
+    sa.Column('venue_id', sa.String(length=64), nullable=False),
+    sa.Column('customer_email', sa.String(length=320), nullable=True),
+    sa.Column('scheduled_send_time', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('claimed_by', sa.String(length=128), nullable=True),
+    sa.Column('lease_expires_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
+    sa.Column('next_attempt_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
+    sa.Column('message_id', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['feedback_id'], ['feedback.feedback_id'], name=op.f('fk_encore_email_queue_feedback_id_feedback'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['response_id'], ['encore_ai_responses.response_id'], name=op.f('fk_encore_email_queue_response_id_encore_ai_responses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('queue_id', name=op.f('pk_encore_email_queue')),
+    sa.UniqueConstraint('response_id', name=op.f('uq_encore_email_queue_response_id'))
+    )
+    with op.batch_alter_table('encore_email_queue', schema=None) as batch_op:
+        batch_op.create_index('ix_email_queue_due', ['status', 'scheduled_send_time'], unique=False)
+        batch_op.create_index('ix_email_queue_venue', ['venue_id', 'scheduled_send_time'], unique=False)
+
+    op.create_table('email_history',
+    sa.Column('history_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('queue_id', sa.String(length=36), nullable=False),
+    sa.Column('attempted_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('outcome', sa.String(length=24), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('backend', sa.String(length=16), nullable=True),
+    sa.Column('provider_message_id', sa.String(length=255), nullable=True),
+    sa.ForeignKeyConstraint(['queue_id'], ['encore_email_queue.queue_id'], name=op.f('fk_email_history_queue_id_encore_email_queue'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('history_id', name=op.f('pk_email_history'))
+    )
+    with op.batch_alter_table('email_history', schema=None) as batch_op:
+        batch_op.create_index('ix_email_history_queue', ['queue_id', 'attempted_at'], unique=False)
+
+    op.create_table('rate_limit_slots',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('slot', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('used_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('uses', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', 'slot', name=op.f('pk_rate_limit_slots'))
+    )
+    with op.batch_alter_table('rate_limit_slots', schema=None) as batch_op:
+        batch_op.create_index('ix_rate_limit_slots_used', ['name', 'used_at'], unique=False)
 
     op.create_table('encore_venue_alerts',
     sa.Column('alert_id', sa.String(length=36), nullable=False),
@@ -216,11 +266,40 @@ def upgrade() -> None:
     with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
         batch_op.create_index('ix_webhook_attempts_delivery', ['delivery_id'], unique=False)
 
+    op.create_table('encore_reports',
+    sa.Column('report_id', sa.String(length=36), nullable=False),
+    sa.Column('venue_id', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('period_start', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('period_end', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('generated_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('content', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['venue_id'], ['venues.venue_id'], name=op.f('fk_encore_reports_venue_id_venues'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('report_id', name=op.f('pk_encore_reports')),
+    sa.UniqueConstraint('venue_id', 'kind', 'period_start', name=op.f('uq_encore_reports_venue_id_kind_period_start'))
+    )
+    op.create_table('encore_monthly_stats',
+    sa.Column('venue_id', sa.String(length=64), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('period_start', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('period_end', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('feedback_count', sa.Integer(), nullable=False),
+    sa.Column('rating_sum', sa.Integer(), nullable=False),
+    sa.Column('positive_count', sa.Integer(), nullable=False),
+    sa.Column('responded_count', sa.Integer(), nullable=False),
+    sa.Column('response_seconds_sum', sa.BigInteger(), nullable=False),
+    sa.Column('responses_sent', sa.Integer(), nullable=False),
+    sa.Column('computed_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['venue_id'], ['venues.venue_id'], name=op.f('fk_encore_monthly_stats_venue_id_venues'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('venue_id', 'month', name=op.f('pk_encore_monthly_stats'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('encore_monthly_stats')
+    op.drop_table('encore_reports')
     with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
         batch_op.drop_index('ix_webhook_attempts_delivery')
 
@@ -233,6 +312,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_alerts_venue_detected')
 
     op.drop_table('encore_venue_alerts')
+    op.drop_table('rate_limit_slots')
+    op.drop_table('email_history')
+    op.drop_table('encore_email_queue')
     with op.batch_alter_table('encore_ai_responses', schema=None) as batch_op:
         batch_op.drop_index('ix_ai_responses_status_venue')
         batch_op.drop_index('ix_ai_responses_sent_venue')

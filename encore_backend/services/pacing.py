@@ -1,0 +1,70 @@
+"""Pacing for long job runs: the run's own time, an injectable sleep, rate-limit permits, backoff.
+
+A job is handed `now` once; a run that keeps working for minutes (paced by a rate limit) reads
+`ctx.clock` again through RunClock, so a ManualClock advanced by the injected sleep drives it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from encore_backend.storage.sql.rate_limits import Permit
+
+if TYPE_CHECKING:
+    from encore_backend.bootstrap import Container
+
+SLEEP_KEY = "sleep"  # ctx.extras key: a `sleep(seconds)` (tests advance a ManualClock with it)
+Sleep = Callable[[float], None]
+
+
+class RunClock:
+    """`now` given to the run, plus the time elapsed on the container's clock since."""
+
+    def __init__(self, ctx: Container, now: datetime, *, budget: timedelta) -> None:
+        self.ctx, self.start, self._clock_start = ctx, now, ctx.clock.now()
+        self.deadline = now + budget
+        self.sleep: Sleep = ctx.extras.get(SLEEP_KEY) or time.sleep
+
+    def now(self) -> datetime:
+        return self.start + (self.ctx.clock.now() - self._clock_start)
+
+    def left(self) -> float:
+        """Seconds of the run's budget left."""
+        return (self.deadline - self.now()).total_seconds()
+
+    def pause(self, seconds: float) -> bool:
+        """Sleep `seconds` if the budget allows; False (without sleeping) when it does not."""
+        if seconds > self.left():
+            return False
+        self.sleep(seconds)
+        return True
+
+
+def wait_for_permit(run: RunClock, *, name: str, limit: int) -> Permit | None:
+    """A rate-limit permit, sleeping as the limiter says; None when the budget runs out first."""
+    while True:
+        acquired = run.ctx.rate_limits.acquire(name, limit=limit, now=run.now())
+        if acquired.permit is not None:
+            return acquired.permit
+        if not run.pause(acquired.wait_seconds):
+            return None
+
+
+def backoff_seconds(
+    attempts: int, *, base: float, cap: float, jitter: float, retry_after: float | None = None
+) -> float:
+    """base · 2^(attempts-1) capped, minus up to 20 % (`jitter` in [0, 1)) so retries spread;
+    never sooner than a provider's retry_after."""
+    delay = min(base * 2 ** max(attempts - 1, 0), cap) * (1 - 0.2 * jitter)
+    return max(delay, min(retry_after or 0.0, cap))
+
+
+def run_budget(interval_minutes: float, max_seconds: float | None = None) -> timedelta:
+    """How long one paced run may keep working: most of its interval (at least 30 s, at most
+    15 min) so the next tick usually finds it done; `max_seconds` overrides."""
+    if max_seconds is not None:
+        return timedelta(seconds=float(max_seconds))
+    return timedelta(seconds=min(max(interval_minutes * 60 * 0.9, 30.0), 900.0))

@@ -1,0 +1,277 @@
+"""The delayed email queue (`encore_email_queue`) and the log of every attempt (`email_history`).
+
+A worker claims an item with `UPDATE … WHERE status = 'pending'` (one winner), under a lease and a
+claim token. Every outcome is written together with the reply, the feedback and a history row, and
+only by the claim that holds the item. An item left `sending` past its lease belonged to a worker
+that died mid-send: it becomes `failed` "outcome unknown" and is never resent automatically.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+
+from encore_backend.domain.enums import FeedbackStatus, ReplyStatus
+from encore_backend.storage.sql import models as m
+
+Q, H, R, F, C, V = (
+    m.email_queue.c,
+    m.email_history.c,
+    m.ai_responses.c,
+    m.feedback.c,
+    m.customers.c,
+    m.venues.c,
+)
+PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
+OUTCOME_UNKNOWN = "outcome unknown"
+CLAIM_CANDIDATES = 16  # due ids read per claim; one is tried at random so racing workers spread
+SEND_COLUMNS = (
+    m.email_queue,
+    R.subject,
+    R.body,
+    F.comment,
+    F.created_at.label("feedback_created_at"),
+    F.customer_id,
+    C.name.label("customer_name"),
+    C.unsubscribed_at,
+    V.name.label("venue_name"),
+    V.manager_emails,
+)
+
+
+class SqlEmailQueueStore:
+    """The `encore_email_queue` and `email_history` tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, queue_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.email_queue).where(Q.queue_id == queue_id)).first()
+        return dict(row._mapping) if row else None
+
+    def for_response(self, response_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.email_queue).where(Q.response_id == response_id)).first()
+        return dict(row._mapping) if row else None
+
+    def list_for_venue(
+        self, venue_id: str, *, status: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The venue's queue items by scheduled send time, newest first."""
+        query = select(m.email_queue).where(Q.venue_id == venue_id)
+        if status is not None:
+            query = query.where(Q.status == status)
+        query = query.order_by(Q.scheduled_send_time.desc(), Q.queue_id).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def history(self, queue_id: str) -> list[dict[str, Any]]:
+        """Every attempt at one item, oldest first."""
+        query = (
+            select(m.email_history)
+            .where(H.queue_id == queue_id)
+            .order_by(H.attempted_at, H.history_id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def count_by_status(self) -> dict[str, int]:
+        query = select(Q.status, func.count()).group_by(Q.status)
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query)}
+
+    def has_due(self, *, now: datetime) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(_due_ids(now).limit(1)).first() is not None
+
+    def claim_next(
+        self, *, now: datetime, claim: str, lease_until: datetime
+    ) -> dict[str, Any] | None:
+        """Take one due item for sending under `claim`; None when nothing is due."""
+        while True:
+            with self.engine.connect() as conn:
+                ids = list(conn.execute(_due_ids(now).limit(CLAIM_CANDIDATES)).scalars())
+            if not ids:
+                return None
+            random.shuffle(ids)
+            for queue_id in ids:
+                if self._claim(queue_id, now=now, claim=claim, lease_until=lease_until):
+                    return self.send_context(queue_id)
+
+    def send_context(self, queue_id: str) -> dict[str, Any] | None:
+        """The item with what its message needs: reply text, comment, customer, venue."""
+        query = (
+            select(*SEND_COLUMNS)
+            .select_from(
+                m.email_queue.join(m.ai_responses, R.response_id == Q.response_id)
+                .join(m.feedback, F.feedback_id == Q.feedback_id)
+                .join(m.venues, V.venue_id == Q.venue_id)
+                .outerjoin(m.customers, C.customer_id == F.customer_id)
+            )
+            .where(Q.queue_id == queue_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return dict(row._mapping) if row else None
+
+    def _claim(self, queue_id: str, *, now: datetime, claim: str, lease_until: datetime) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(m.email_queue)
+                .where(Q.queue_id == queue_id, Q.status == PENDING)
+                .values(status=SENDING, claimed_by=claim, lease_expires_at=lease_until)
+            )
+        return result.rowcount == 1
+
+    def mark_sent(
+        self,
+        item: Mapping[str, Any],
+        *,
+        claim: str,
+        now: datetime,
+        backend: str,
+        provider_message_id: str | None,
+    ) -> bool:
+        """Item, reply and feedback are sent/responded; False if the claim had been taken away."""
+        seconds = max(int((now - item["feedback_created_at"]).total_seconds()), 0)
+        with self.engine.begin() as conn:
+            # Matches even after a reaper marked it "outcome unknown" (it keeps the claim): sent.
+            won = _move(conn, item, claim, status=SENT, sent_at=now, error=None)
+            _set_reply(conn, item, ReplyStatus.SENT, sent_at=now, error=None)
+            conn.execute(
+                update(m.feedback)
+                .where(F.feedback_id == item["feedback_id"])
+                .values(
+                    status=FeedbackStatus.RESPONDED.value,
+                    responded_at=now,
+                    response_seconds=seconds,
+                )
+            )
+            _history(conn, item, now, SENT, None, backend, provider_message_id)
+        return won
+
+    def mark_retry(
+        self,
+        item: Mapping[str, Any],
+        *,
+        claim: str,
+        now: datetime,
+        error: str,
+        next_attempt_at: datetime,
+        backend: str,
+    ) -> bool:
+        """A transient failure: back to pending until `next_attempt_at`."""
+        with self.engine.begin() as conn:
+            won = _move(
+                conn, item, claim, status=PENDING, error=error, next_attempt_at=next_attempt_at
+            )
+            _history(conn, item, now, "retry", error, backend, None)
+        return won
+
+    def mark_failed(
+        self, item: Mapping[str, Any], *, claim: str, now: datetime, error: str, backend: str
+    ) -> bool:
+        """A permanent failure (or the last attempt): item and reply `failed` with the error."""
+        with self.engine.begin() as conn:
+            won = _move(conn, item, claim, status=FAILED, error=error)
+            if won:
+                _set_reply(conn, item, ReplyStatus.FAILED, error=error)
+            _history(conn, item, now, FAILED, error, backend, None)
+        return won
+
+    def mark_cancelled(
+        self, item: Mapping[str, Any], *, claim: str, now: datetime, reason: str
+    ) -> bool:
+        """Never sent (no address, unsubscribed): item and reply `cancelled` with the reason."""
+        with self.engine.begin() as conn:
+            won = _move(conn, item, claim, status=CANCELLED, error=reason, count_attempt=False)
+            if won:
+                _set_reply(conn, item, ReplyStatus.CANCELLED, error=reason)
+            _history(conn, item, now, CANCELLED, reason, None, None)
+        return won
+
+    def expire_leases(self, *, now: datetime) -> list[str]:
+        """Items left `sending` past their lease → failed "outcome unknown"; their ids."""
+        query = select(m.email_queue).where(Q.status == SENDING, Q.lease_expires_at < now)
+        with self.engine.connect() as conn:
+            stale = [dict(r._mapping) for r in conn.execute(query)]
+        expired = []
+        for item in stale:
+            with self.engine.begin() as conn:
+                claim = item["claimed_by"]
+                # The claim is kept, so a send that did finish late can still record success.
+                values = {"error": OUTCOME_UNKNOWN, "claimed_by": claim}
+                if _move(conn, item, claim, status=FAILED, only_from=SENDING, **values):
+                    _set_reply(conn, item, ReplyStatus.FAILED, error=OUTCOME_UNKNOWN)
+                    _history(conn, item, now, "outcome_unknown", OUTCOME_UNKNOWN, None, None)
+                    expired.append(item["queue_id"])
+        return expired
+
+
+def _due_ids(now: datetime) -> Any:
+    return (
+        select(Q.queue_id)
+        .where(
+            Q.status == PENDING,
+            Q.scheduled_send_time <= now,
+            or_(Q.next_attempt_at.is_(None), Q.next_attempt_at <= now),
+        )
+        .order_by(Q.scheduled_send_time, Q.queue_id)
+    )
+
+
+def _move(
+    conn: Connection,
+    item: Mapping[str, Any],
+    claim: str,
+    *,
+    status: str,
+    count_attempt: bool = True,
+    only_from: str | None = None,
+    **values: Any,
+) -> bool:
+    """Update the item only while `claim` holds it (and, if given, it is in `only_from`)."""
+    if count_attempt:
+        values["attempts"] = Q.attempts + 1
+    values.setdefault("claimed_by", None)
+    query = update(m.email_queue).where(Q.queue_id == item["queue_id"], Q.claimed_by == claim)
+    if only_from is not None:
+        query = query.where(Q.status == only_from)
+    result = conn.execute(query.values(status=status, lease_expires_at=None, **values))
+    return result.rowcount == 1
+
+
+def _set_reply(
+    conn: Connection, item: Mapping[str, Any], status: ReplyStatus, **values: Any
+) -> None:
+    conn.execute(
+        update(m.ai_responses)
+        .where(R.response_id == item["response_id"])
+        .values(status=status.value, **values)
+    )
+
+
+def _history(
+    conn: Connection,
+    item: Mapping[str, Any],
+    now: datetime,
+    outcome: str,
+    error: str | None,
+    backend: str | None,
+    provider_message_id: str | None,
+) -> None:
+    conn.execute(
+        insert(m.email_history).values(
+            queue_id=item["queue_id"],
+            attempted_at=now,
+            outcome=outcome,
+            error=error,
+            backend=backend,
+            provider_message_id=provider_message_id,
+        )
+    )

@@ -1,0 +1,133 @@
+"""Rate limits that hold across processes: a fixed set of slot rows per limit, claimed in SQL.
+
+A limit of N per window is N rows `(name, slot)`. A use takes a slot whose last use is at least
+one window ago, with an update conditional on the slot's version (`uses`), so two processes can
+never take the same slot. Every slot's uses are therefore a window apart, and no window
+`[t, t + 60 s)` holds more than N uses, whichever processes made them. Times come from the caller.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from encore_backend.storage.sql import models as m
+
+WINDOW = timedelta(seconds=60)
+NEVER_USED = datetime(2000, 1, 1, tzinfo=UTC)
+CANDIDATES = 8  # free slots read per try; one is picked at random to spread concurrent takers
+MAX_TRIES = 20
+S = m.rate_limit_slots.c
+
+
+@dataclass(frozen=True)
+class Permit:
+    """One granted use; `release` gives it back if the work never happened."""
+
+    name: str
+    slot: int
+    uses: int
+    previous_used_at: datetime
+
+
+@dataclass(frozen=True)
+class Acquired:
+    """A permit, or how many seconds to wait before one can be free."""
+
+    permit: Permit | None
+    wait_seconds: float = 0.0
+
+
+class SqlRateLimitStore:
+    """The `rate_limit_slots` table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._ready: set[tuple[str, int]] = set()  # slot sets known to exist
+
+    def acquire(
+        self, name: str, *, limit: int, now: datetime, window: timedelta = WINDOW
+    ) -> Acquired:
+        """Take one use of `name` at `now`, or say how long until a slot frees up."""
+        self._ensure_slots(name, limit)
+        for _ in range(MAX_TRIES):
+            rows = self._oldest(name, limit)
+            free = [r for r in rows if r.used_at <= now - window]
+            if not free:
+                oldest = min(r.used_at for r in rows)
+                return Acquired(None, max((oldest + window - now).total_seconds(), 0.001))
+            row = random.choice(free)
+            if self._take(name, row.slot, row.uses, now):
+                return Acquired(Permit(name, row.slot, row.uses + 1, row.used_at))
+        return Acquired(None, 0.01)  # heavy contention: let the caller come back at once
+
+    def release(self, permit: Permit) -> bool:
+        """Undo an unused permit (restore the slot's previous use) unless it was taken since."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(m.rate_limit_slots)
+                .where(S.name == permit.name, S.slot == permit.slot, S.uses == permit.uses)
+                .values(used_at=permit.previous_used_at, uses=S.uses + 1)
+            )
+        return result.rowcount == 1
+
+    def uses_since(self, name: str, since: datetime) -> list[datetime]:
+        """Last-use times at or after `since` (tests and metrics)."""
+        query = select(S.used_at).where(S.name == name, S.used_at >= since).order_by(S.used_at)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def _ensure_slots(self, name: str, limit: int) -> None:
+        if (name, limit) in self._ready:
+            return
+        with self.engine.connect() as conn:
+            count = _slot_count(conn, name, limit)
+        if count < limit:
+            self._create_slots(name, limit)  # a concurrent creator may leave gaps: next call
+            return
+        self._ready.add((name, limit))
+
+    def _create_slots(self, name: str, limit: int) -> None:
+        try:
+            with self.engine.begin() as conn:
+                have = set(
+                    conn.execute(select(S.slot).where(S.name == name, S.slot < limit)).scalars()
+                )
+                rows = [
+                    {"name": name, "slot": i, "used_at": NEVER_USED, "uses": 0}
+                    for i in range(limit)
+                    if i not in have
+                ]
+                if rows:
+                    conn.execute(insert(m.rate_limit_slots), rows)
+        except IntegrityError:
+            pass  # another process created them at the same moment
+
+    def _oldest(self, name: str, limit: int) -> list[Any]:
+        query = (
+            select(S.slot, S.used_at, S.uses)
+            .where(S.name == name, S.slot < limit)
+            .order_by(S.used_at, S.slot)
+            .limit(CANDIDATES)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def _take(self, name: str, slot: int, uses: int, now: datetime) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(m.rate_limit_slots)
+                .where(S.name == name, S.slot == slot, S.uses == uses)
+                .values(used_at=now, uses=uses + 1)
+            )
+        return result.rowcount == 1
+
+
+def _slot_count(conn: Connection, name: str, limit: int) -> int:
+    query = select(func.count()).select_from(m.rate_limit_slots)
+    return int(conn.execute(query.where(S.name == name, S.slot < limit)).scalar_one())

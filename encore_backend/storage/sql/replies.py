@@ -1,0 +1,145 @@
+"""AI replies (`encore_ai_responses`): what the generator drafts, reads for the API.
+
+A unique index on feedback_id makes "one reply per feedback" the database's job: a second
+generator racing for the same feedback loses the insert and stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from encore_backend.domain.enums import FeedbackStatus, ReplyStatus
+from encore_backend.storage.sql import models as m
+
+R, F, C, V, S, A = (
+    m.ai_responses.c,
+    m.feedback.c,
+    m.customers.c,
+    m.venues.c,
+    m.venue_settings.c,
+    m.alerts.c,
+)
+CANDIDATE_COLUMNS = (
+    F.feedback_id,
+    F.venue_id,
+    F.rating,
+    F.comment,
+    F.created_at,
+    F.customer_id,
+    C.name.label("customer_name"),
+    C.email.label("customer_email"),
+    C.unsubscribed_at,
+    V.name.label("venue_name"),
+    S.brand_voice,
+    S.require_approval,
+    S.auto_send_enabled,
+    S.auto_send_delay_minutes,
+    A.level.label("alert_level"),
+)
+
+
+class SqlReplyStore:
+    """The `encore_ai_responses` table (and the queue item a reply may create)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, response_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.ai_responses).where(R.response_id == response_id)).first()
+        return dict(row._mapping) if row else None
+
+    def for_feedback(self, feedback_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.ai_responses).where(R.feedback_id == feedback_id)).first()
+        return dict(row._mapping) if row else None
+
+    def list_for_venue(
+        self, venue_id: str, *, status: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The venue's replies, newest first, optionally of one status."""
+        query = select(m.ai_responses).where(R.venue_id == venue_id)
+        if status is not None:
+            query = query.where(R.status == status)
+        query = query.order_by(R.created_at.desc(), R.response_id).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def candidates(self, *, after_id: int = 0, limit: int = 50) -> list[dict[str, Any]]:
+        """New feedback without a reply at venues that generate, oldest first, after `after_id`.
+
+        Only feedback the alert detector has scanned: a critical alert must be known before a
+        draft is routed (SPEC §4)."""
+        has_reply = exists().where(R.feedback_id == F.feedback_id)
+        query = (
+            select(*CANDIDATE_COLUMNS)
+            .select_from(
+                m.feedback.join(m.venue_settings, S.venue_id == F.venue_id)
+                .join(m.venues, V.venue_id == F.venue_id)
+                .outerjoin(m.customers, C.customer_id == F.customer_id)
+                .outerjoin(m.alerts, A.feedback_id == F.feedback_id)
+            )
+            .where(
+                F.status == FeedbackStatus.NEW.value,
+                F.alert_scanned_at.is_not(None),
+                F.feedback_id > after_id,
+                S.ai_generation_enabled.is_(True),
+                S.auto_generate_responses.is_(True),
+                ~has_reply,
+            )
+            .order_by(F.feedback_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def save(
+        self,
+        *,
+        reply: Mapping[str, Any],
+        queue_item: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Store a reply (+ its queue item) and move the feedback to `pending` when a draft
+        exists; False when the feedback already has a reply (a racing generator won)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(m.ai_responses).values(**reply))
+                if queue_item is not None:
+                    conn.execute(insert(m.email_queue).values(**queue_item))
+                if reply["status"] != ReplyStatus.FAILED.value:
+                    _mark_feedback_pending(conn, int(reply["feedback_id"]))
+        except IntegrityError:
+            if self.for_feedback(int(reply["feedback_id"])) is None:
+                raise
+            return False
+        return True
+
+    def update_status(
+        self,
+        response_id: str,
+        *,
+        status: ReplyStatus,
+        from_statuses: tuple[ReplyStatus, ...],
+        **values: Any,
+    ) -> bool:
+        """Move a reply to `status` if it is still in one of `from_statuses` (approval API)."""
+        allowed = [s.value for s in from_statuses]
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(m.ai_responses)
+                .where(and_(R.response_id == response_id, R.status.in_(allowed)))
+                .values(status=status.value, **values)
+            )
+        return result.rowcount == 1
+
+
+def _mark_feedback_pending(conn: Connection, feedback_id: int) -> None:
+    conn.execute(
+        update(m.feedback)
+        .where(F.feedback_id == feedback_id, F.status == FeedbackStatus.NEW.value)
+        .values(status=FeedbackStatus.PENDING.value)
+    )

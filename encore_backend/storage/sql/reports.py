@@ -1,0 +1,158 @@
+"""Reports: the `encore_reports` table and the set-based reads a report run needs.
+
+A run asks for the facts of many periods at once. Each venue's periods are merged into one
+covering span, venues with the same span share one `venue_id IN (...) AND time in span` term,
+and one statement per fact (feedback, sent replies, critical alerts) reads them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, Insert, and_, or_, select
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from encore_backend.storage.sql import models as m
+
+R, F = m.reports.c, m.feedback.c
+IN_CHUNK = 500
+LIST_MAX = 500
+
+
+@dataclass(frozen=True)
+class Span:
+    """Venues whose facts are read over the same UTC range [start, end)."""
+
+    venue_ids: tuple[str, ...]
+    start: datetime
+    end: datetime
+
+
+def spans_for(windows: Iterable[tuple[str, datetime, datetime]]) -> list[Span]:
+    """(venue_id, start, end) windows as few spans: one covering range per venue, grouped."""
+    cover: dict[str, tuple[datetime, datetime]] = {}
+    for venue_id, start, end in windows:
+        lo, hi = cover.get(venue_id, (start, end))
+        cover[venue_id] = (min(lo, start), max(hi, end))
+    grouped: dict[tuple[datetime, datetime], list[str]] = {}
+    for venue_id, bounds in sorted(cover.items()):
+        grouped.setdefault(bounds, []).append(venue_id)
+    return [
+        Span(tuple(ids[i : i + IN_CHUNK]), start, end)
+        for (start, end), ids in grouped.items()
+        for i in range(0, len(ids), IN_CHUNK)
+    ]
+
+
+def in_spans(venue: Any, when: Any, spans: Sequence[Span]) -> ColumnElement[bool]:
+    return or_(*(and_(venue.in_(list(s.venue_ids)), when >= s.start, when < s.end) for s in spans))
+
+
+class SqlReportStore:
+    """The `encore_reports` table, and the reads of feedback, replies and alerts behind it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def venues(self) -> list[dict[str, Any]]:
+        """Every venue with what scheduling and delivery of its reports need."""
+        v, s = m.venues.c, m.venue_settings.c
+        query = (
+            select(
+                v.venue_id,
+                v.name,
+                v.timezone,
+                v.created_at,
+                v.manager_emails,
+                s.daily_report_enabled,
+                s.weekly_report_enabled,
+            )
+            .select_from(m.venues.outerjoin(m.venue_settings, s.venue_id == v.venue_id))
+            .order_by(v.venue_id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def existing(self, *, kind: str, since: datetime) -> set[tuple[str, datetime]]:
+        """(venue_id, period_start) of the reports of `kind` starting at or after `since`."""
+        query = select(R.venue_id, R.period_start).where(R.kind == kind, R.period_start >= since)
+        with self.engine.connect() as conn:
+            return {(r.venue_id, r.period_start) for r in conn.execute(query)}
+
+    def feedback_in(self, spans: Sequence[Span]) -> list[dict[str, Any]]:
+        """Feedback created in the spans: venue_id, feedback_id, rating, comment, created_at."""
+        if not spans:
+            return []
+        query = select(F.venue_id, F.feedback_id, F.rating, F.comment, F.created_at).where(
+            in_spans(F.venue_id, F.created_at, spans)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def replies_sent_in(self, spans: Sequence[Span]) -> list[dict[str, Any]]:
+        """Replies sent in the spans: venue_id, sent_at and their feedback's created_at."""
+        if not spans:
+            return []
+        r = m.ai_responses.c
+        query = (
+            select(r.venue_id, r.sent_at, F.created_at)
+            .select_from(m.ai_responses.join(m.feedback, F.feedback_id == r.feedback_id))
+            .where(in_spans(r.venue_id, r.sent_at, spans))
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def critical_alerts_in(self, spans: Sequence[Span]) -> list[dict[str, Any]]:
+        """Critical alerts on feedback created in the spans (archived ones too)."""
+        if not spans:
+            return []
+        a = m.alerts.c
+        query = (
+            select(F.venue_id, F.created_at, a.alert_id, a.feedback_id, a.title)
+            .select_from(m.alerts.join(m.feedback, F.feedback_id == a.feedback_id))
+            .where(a.level == "critical", in_spans(F.venue_id, F.created_at, spans))
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def insert(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Insert reports, skipping any whose (venue, kind, period) exists; the ones inserted."""
+        if not rows:
+            return []
+        ids = [row["report_id"] for row in rows]
+        with self.engine.begin() as conn:
+            conn.execute(insert_ignoring_duplicates(conn), [dict(row) for row in rows])
+            ours = set(conn.execute(select(R.report_id).where(R.report_id.in_(ids))).scalars())
+        return [dict(row) for row in rows if row["report_id"] in ours]
+
+    def get(self, report_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.reports).where(R.report_id == report_id)).first()
+        return dict(row._mapping) if row else None
+
+    def list_for_venue(
+        self, venue_id: str, *, kind: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The venue's reports, newest period first."""
+        query = select(m.reports).where(R.venue_id == venue_id)
+        if kind is not None:
+            query = query.where(R.kind == kind)
+        query = query.order_by(R.period_start.desc(), R.kind).limit(min(limit, LIST_MAX))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def insert_ignoring_duplicates(conn: Connection) -> Insert:
+    """INSERT into reports that skips a row whose (venue_id, kind, period_start) exists."""
+    name = conn.dialect.name
+    key = ["venue_id", "kind", "period_start"]
+    if name == "postgresql":
+        return postgresql.insert(m.reports).on_conflict_do_nothing(index_elements=key)
+    if name == "sqlite":
+        return sqlite.insert(m.reports).on_conflict_do_nothing(index_elements=key)
+    if name in ("mysql", "mariadb"):
+        return mysql.insert(m.reports).on_duplicate_key_update(report_id=R.report_id)
+    raise NotImplementedError(f"no duplicate-skipping insert for {name}")
