@@ -10,12 +10,15 @@ from sqlalchemy import Engine
 from encore_backend.clock import Clock, SystemClock
 from encore_backend.config import Settings
 from encore_backend.storage.sql.alerts import SqlAlertStore
+from encore_backend.storage.sql.cleanup import SqlCleanupStore
 from encore_backend.storage.sql.email_queue import SqlEmailQueueStore
 from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.feedback import SqlFeedbackStore
 from encore_backend.storage.sql.job_runs import SqlJobRunStore
+from encore_backend.storage.sql.monthly_stats import SqlMonthlyStatsStore
 from encore_backend.storage.sql.rate_limits import SqlRateLimitStore
 from encore_backend.storage.sql.replies import SqlReplyStore
+from encore_backend.storage.sql.reports import SqlReportStore
 from encore_backend.storage.sql.stats import SqlStatsStore
 from encore_backend.storage.sql.tokens import SqlTokenStore
 from encore_backend.storage.sql.venues import SqlVenueStore
@@ -39,6 +42,9 @@ class Container:
     replies: SqlReplyStore
     email_queue: SqlEmailQueueStore
     rate_limits: SqlRateLimitStore
+    reports: SqlReportStore
+    monthly_stats: SqlMonthlyStatsStore
+    cleanup: SqlCleanupStore
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,6 +68,9 @@ def build(
         "replies": SqlReplyStore(engine),
         "email_queue": SqlEmailQueueStore(engine),
         "rate_limits": SqlRateLimitStore(engine),
+        "reports": SqlReportStore(engine),
+        "monthly_stats": SqlMonthlyStatsStore(engine),
+        "cleanup": SqlCleanupStore(engine),
     }
     parts.update(overrides)
     return Container(settings=settings, clock=clock or SystemClock(), engine=engine, **parts)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
+from encore_backend.api.routes import reports as reports_routes
 from encore_backend.bootstrap import Container
 
 
@@ -40,6 +41,7 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     app.state.scheduler = None
     for module in (health, venues, tokens, feedback, stats, alerts, admin_jobs):
         app.include_router(module.router)
+    app.include_router(reports_routes.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -90,3 +90,20 @@ def due_periods(
             break
         periods.append(earlier)
     return periods
+
+
+def month_bounds(month: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """UTC [start, end) of a local calendar month given as 'YYYY-MM'."""
+    year, number = (int(part) for part in month.split("-"))
+    first = date(year, number, 1)
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return local_midnight(first, zone), local_midnight(following, zone)
+
+
+def months_between(first: date, last: date) -> list[str]:
+    """Every month from the one holding `first` to the one holding `last`, oldest first."""
+    months, year, number = [], first.year, first.month
+    while (year, number) <= (last.year, last.month):
+        months.append(f"{year:04d}-{number:02d}")
+        year, number = year + number // 12, number % 12 + 1
+    return months

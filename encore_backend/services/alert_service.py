@@ -65,6 +65,7 @@ def public_alert(row: Mapping[str, Any]) -> dict[str, Any]:
     doc["is_read"] = bool(row["is_read"])
     doc["acknowledged_by"] = row["acknowledged_by"]
     doc["acknowledged_at"] = iso_z(row["acknowledged_at"])
+    doc["archived_at"] = iso_z(row.get("archived_at"))
     return doc
 
 
@@ -227,8 +228,11 @@ def list_alerts(
     is_read: bool | None = None,
     level: str | None = None,
     limit: int = 100,
+    include_archived: bool = False,
 ) -> list[dict[str, Any]]:
-    rows = ctx.alerts.list_for_venue(venue_id, is_read=is_read, level=level, limit=limit)
+    rows = ctx.alerts.list_for_venue(
+        venue_id, is_read=is_read, level=level, limit=limit, include_archived=include_archived
+    )
     return [public_alert(r) for r in rows]
 
 

@@ -36,11 +36,17 @@ def list_alerts(
     is_read: bool | None = None,
     level: AlertLevel | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    archived: Annotated[bool, Query(description="include archived alerts")] = False,
 ) -> dict[str, Any]:
     """The venue's alerts, newest first, optionally filtered by read state and level."""
     venue_or_404(ctx, principal, venue_id)
     alerts = alert_service.list_alerts(
-        ctx, venue_id=venue_id, is_read=is_read, level=level.value if level else None, limit=limit
+        ctx,
+        venue_id=venue_id,
+        is_read=is_read,
+        level=level.value if level else None,
+        limit=limit,
+        include_archived=archived,
     )
     return {"alerts": alerts}
 

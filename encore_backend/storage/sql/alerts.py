@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Insert, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.engine import read_only
 
 A = m.alerts.c
 F = m.feedback.c
@@ -51,13 +52,13 @@ class SqlAlertStore:
         self.engine = engine
 
     def get(self, alert_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             row = conn.execute(select(m.alerts).where(A.alert_id == alert_id)).first()
         return dict(row._mapping) if row else None
 
     def for_feedback(self, feedback_id: int) -> dict[str, Any] | None:
         """The alert a feedback raised, if any (at most one)."""
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             row = conn.execute(select(m.alerts).where(A.feedback_id == feedback_id)).first()
         return dict(row._mapping) if row else None
 
@@ -79,7 +80,7 @@ class SqlAlertStore:
         if not include_archived:
             query = query.where(A.archived_at.is_(None))
         query = query.order_by(A.detected_at.desc(), A.feedback_id.desc()).limit(limit)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def list_since(
@@ -92,7 +93,7 @@ class SqlAlertStore:
             .order_by(A.detected_at, A.feedback_id)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def mark_read(self, alert_id: str) -> dict[str, Any] | None:
@@ -116,7 +117,7 @@ class SqlAlertStore:
         query = select(A.level, func.count()).group_by(A.level)
         if not include_archived:
             query = query.where(A.archived_at.is_(None))
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return {level: int(n) for level, n in conn.execute(query)}
 
     # --- the detector's scan -------------------------------------------------------------
@@ -134,7 +135,7 @@ class SqlAlertStore:
         if feedback_ids is not None:
             query = query.where(F.feedback_id.in_(list(feedback_ids)))
         query = query.where(F.feedback_id > after_id).order_by(F.feedback_id).limit(limit)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def low_ratings(
@@ -149,7 +150,7 @@ class SqlAlertStore:
             F.created_at >= since,
             F.created_at <= until,
         )
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def save_scan(

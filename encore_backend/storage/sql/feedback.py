@@ -10,6 +10,7 @@ from sqlalchemy import Connection, CursorResult, Engine, Select, func, insert, s
 from sqlalchemy.exc import IntegrityError
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.engine import read_only
 
 f, c = m.feedback, m.customers
 CUSTOMER_COLUMNS = (c.c.email, c.c.name, c.c.lifetime_value, c.c.tier)
@@ -31,13 +32,13 @@ class SqlFeedbackStore:
 
     def get(self, feedback_id: int) -> dict[str, Any] | None:
         """One feedback row with customer email/name/lifetime_value/tier, or None."""
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             row = conn.execute(_feedback_query().where(f.c.feedback_id == feedback_id)).first()
         return dict(row._mapping) if row else None
 
     def get_by_external_id(self, venue_id: str, external_id: str) -> dict[str, Any] | None:
         query = _feedback_query().where(f.c.venue_id == venue_id, f.c.external_id == external_id)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             row = conn.execute(query).first()
         return dict(row._mapping) if row else None
 
@@ -92,14 +93,14 @@ class SqlFeedbackStore:
         if status is not None:
             query = query.where(f.c.status == status)
         query = query.order_by(f.c.feedback_id.desc()).limit(limit)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def count(self, venue_id: str | None = None) -> int:
         query = select(func.count()).select_from(f)
         if venue_id is not None:
             query = query.where(f.c.venue_id == venue_id)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return int(conn.execute(query).scalar_one())
 
     def bulk_insert_customers(

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from encore_backend.domain.enums import RunStatus, RunTrigger
+from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.models import job_runs
 
 # Runs that hold a job exclusively; event runs are idempotent and may overlap anything.
@@ -149,12 +150,12 @@ class SqlJobRunStore:
     def running(self) -> list[dict[str, Any]]:
         """Every `running` row, oldest first."""
         query = select(job_runs).where(job_runs.c.status == RunStatus.RUNNING)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             rows = conn.execute(query.order_by(job_runs.c.run_id)).all()
         return [dict(row._mapping) for row in rows]
 
     def get(self, run_id: int) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return _get(conn, run_id)
 
     def list_runs(self, *, job_id: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -165,7 +166,7 @@ class SqlJobRunStore:
             .order_by(job_runs.c.started_at.desc(), job_runs.c.run_id.desc())
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(row._mapping) for row in conn.execute(query).all()]
 
     def latest(self, *, job_id: str) -> dict[str, Any] | None:

@@ -6,12 +6,22 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select
 
 from encore_backend.domain.stats_windows import StatsWindows
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.stats_aggregate import aggregate_counts
 from encore_backend.storage.sql.stats_thinning import DEFAULT_LOOKBACK, thin_snapshots
+
+
+# Built once: the dashboard's hot read pays only for the index seek, not for query building.
+LATEST_SNAPSHOT = (
+    select(m.computed_stats.c.venue_id, m.computed_stats.c.computed_at, m.computed_stats.c.stats)
+    .where(m.computed_stats.c.venue_id == bindparam("venue_id"))
+    .order_by(m.computed_stats.c.computed_at.desc())
+    .limit(1)
+)
 
 
 class SqlStatsStore:
@@ -23,7 +33,7 @@ class SqlStatsStore:
     def venue_timezones(self) -> dict[str, str]:
         """Every venue's id and timezone name."""
         v = m.venues.c
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return {r.venue_id: r.timezone for r in conn.execute(select(v.venue_id, v.timezone))}
 
     def aggregate(self, windows: Mapping[str, StatsWindows]) -> dict[str, dict[str, int]]:
@@ -53,15 +63,8 @@ class SqlStatsStore:
 
     def latest(self, venue_id: str) -> dict[str, Any] | None:
         """The venue's newest snapshot, or None before the first run."""
-        c = m.computed_stats.c
-        query = (
-            select(c.venue_id, c.computed_at, c.stats)
-            .where(c.venue_id == venue_id)
-            .order_by(c.computed_at.desc())
-            .limit(1)
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
+        with read_only(self.engine) as conn:
+            row = conn.execute(LATEST_SNAPSHOT, {"venue_id": venue_id}).first()
         return dict(row._mapping) if row else None
 
     def history(self, venue_id: str, *, since: datetime | None, limit: int) -> list[dict[str, Any]]:
@@ -72,7 +75,7 @@ class SqlStatsStore:
             query = query.where(c.computed_at >= since).order_by(c.computed_at.asc())
         else:
             query = query.order_by(c.computed_at.desc())
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             rows = [dict(r._mapping) for r in conn.execute(query.limit(limit))]
         return rows if since is not None else rows[::-1]
 
@@ -93,5 +96,5 @@ class SqlStatsStore:
             .select_from(join)
             .order_by(v.venue_id)
         )
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]

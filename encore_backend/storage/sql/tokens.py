@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.engine import read_only
 
 
 class SqlTokenStore:
@@ -45,6 +46,6 @@ class SqlTokenStore:
         query = select(t.c.token_id, t.c.name, t.c.role, t.c.venue_id).where(
             t.c.token_hash == token_hash, t.c.revoked_at.is_(None)
         )
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             row = conn.execute(query).first()
         return dict(row._mapping) if row else None

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.engine import read_only
 
 SETTINGS_KEYS = tuple(c.name for c in m.venue_settings.c if c.name not in ("venue_id",))
 
@@ -26,7 +27,7 @@ class SqlVenueStore:
 
     def get(self, venue_id: str) -> dict[str, Any] | None:
         """The venue row (with its webhook_secret, for internal use), or None."""
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             row = conn.execute(select(m.venues).where(m.venues.c.venue_id == venue_id)).first()
         return dict(row._mapping) if row else None
 
@@ -38,11 +39,11 @@ class SqlVenueStore:
         query = select(m.venues).order_by(m.venues.c.venue_id)
         if venue_ids is not None:
             query = query.where(m.venues.c.venue_id.in_(list(venue_ids)))
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return int(conn.execute(select(func.count()).select_from(m.venues)).scalar_one())
 
     def ids_with_prefix(self, prefix: str) -> set[str]:
@@ -51,7 +52,7 @@ class SqlVenueStore:
         query = select(m.venues.c.venue_id).where(
             m.venues.c.venue_id.like(f"{escaped}%", escape="\\")
         )
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return set(conn.execute(query).scalars())
 
     def create(
@@ -74,13 +75,13 @@ class SqlVenueStore:
     def get_settings(self, venue_id: str) -> dict[str, Any] | None:
         """The venue's settings row, or None."""
         query = select(m.venue_settings).where(m.venue_settings.c.venue_id == venue_id)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             row = conn.execute(query).first()
         return dict(row._mapping) if row else None
 
     def list_settings(self) -> dict[str, dict[str, Any]]:
         """Every venue's settings, keyed by venue id (jobs read them once per run)."""
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             rows = conn.execute(select(m.venue_settings)).all()
         return {r.venue_id: dict(r._mapping) for r in rows}
 

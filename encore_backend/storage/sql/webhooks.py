@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from encore_backend.domain.enums import DeliveryStatus
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.engine import read_only
 
 D = m.webhook_deliveries.c
 
@@ -22,13 +23,13 @@ class SqlWebhookStore:
 
     def get(self, delivery_id: str) -> dict[str, Any] | None:
         query = select(m.webhook_deliveries).where(D.delivery_id == delivery_id)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             row = conn.execute(query).first()
         return dict(row._mapping) if row else None
 
     def list_for_alert(self, alert_id: str) -> list[dict[str, Any]]:
         query = select(m.webhook_deliveries).where(D.alert_id == alert_id).order_by(D.created_at)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def attempts(self, delivery_id: str) -> list[dict[str, Any]]:
@@ -39,7 +40,7 @@ class SqlWebhookStore:
             .where(t.delivery_id == delivery_id)
             .order_by(t.attempted_at, t.attempt_id)
         )
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def due(
@@ -55,7 +56,7 @@ class SqlWebhookStore:
         )
         if delivery_ids is not None:
             query = query.where(D.delivery_id.in_(list(delivery_ids)))
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def claim(self, delivery_id: str, *, now: datetime, lease_until: datetime) -> bool:
@@ -114,5 +115,5 @@ class SqlWebhookStore:
     def count_by_status(self) -> dict[str, int]:
         """Delivery counts per status (for metrics)."""
         query = select(D.status, func.count()).group_by(D.status)
-        with self.engine.connect() as conn:
+        with read_only(self.engine) as conn:
             return {status: int(n) for status, n in conn.execute(query)}

@@ -1,0 +1,260 @@
+"""Real worker processes on one fresh MariaDB database, sending through a real SMTP server here.
+
+Two workers race over 2,000 due items: every item is received exactly once (counted per
+Message-ID). Then one worker is killed with SIGKILL while its message is inside the SMTP DATA
+exchange, and restarted: nothing is received twice, everything else is sent, and exactly the
+killed worker's in-flight item ends `failed` "outcome unknown".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SERVER_URLS, create_database, drop_database, require_service
+from factories import make_venue
+from sqlalchemy import Engine, func, insert, select
+from support.smtp_server import RecordingHandler, smtp_server
+
+from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.engine import make_engine
+from encore_backend.storage.sql.migrate import upgrade
+
+pytestmark = pytest.mark.slow
+WORKER = str(Path(__file__).with_name("email_worker_proc.py"))
+LEASE_SECONDS = 5.0
+Q = m.email_queue.c
+
+
+class HoldingHandler(RecordingHandler):
+    """Records messages; while `hold` is set, DATA waits (the sender is stuck mid-send)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = threading.Event()
+        self.waiting = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold.is_set():
+            with self.lock:
+                self.waiting += 1
+            while self.hold.is_set():
+                await asyncio.sleep(0.01)
+        with self.lock:
+            return await super().handle_DATA(server, session, envelope)
+
+    def received(self) -> Counter[str]:
+        with self.lock:
+            return Counter(str(msg["Message-ID"]) for msg in self.messages)
+
+
+@pytest.fixture
+def mariadb(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    host, port, _ = SERVER_URLS["mariadb"]
+    require_service("mariadb", host, port)
+    url = create_database("mariadb", tmp_path)
+    engine = make_engine(url)
+    upgrade(engine)
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        drop_database("mariadb", url)
+
+
+class Workers:
+    """email_worker_proc.py children sharing one stop file."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.env, self.workdir = env, workdir
+        self.stop_file = workdir / "stop"
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, WORKER, str(self.stop_file), str(LEASE_SECONDS)],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        self.stop_file.touch()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.stop_file.unlink(missing_ok=True)
+        self.procs.clear()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[HoldingHandler, int]]:
+    handler = HoldingHandler()
+    with smtp_server(handler) as port:
+        yield handler, port
+
+
+@pytest.fixture
+def workers(
+    mariadb: tuple[str, Engine], smtp: tuple[HoldingHandler, int], tmp_path: Path
+) -> Iterator[Workers]:
+    keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(
+        ENCORE_DATABASE_URL=mariadb[0],
+        ENCORE_ADMIN_TOKEN="reliability-admin-token",
+        EMAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp[1]),
+        MAX_EMAILS_PER_MINUTE="5000",  # limits lifted (one slot row per permit per minute)
+    )
+    group = Workers(env, tmp_path)
+    yield group
+    group.stop_all()
+
+
+def seed(engine: Engine, first: int, count: int) -> list[str]:
+    """`count` due queue items (with customer, feedback and reply rows); their Message-IDs."""
+    now = datetime.now(UTC)
+    ids = range(first, first + count)
+    with engine.begin() as conn:
+        conn.execute(insert(m.customers), [_customer(i, now) for i in ids])
+        conn.execute(insert(m.feedback), [_feedback(i, now) for i in ids])
+        conn.execute(insert(m.ai_responses), [_reply(i, now) for i in ids])
+        conn.execute(insert(m.email_queue), [_item(i, now) for i in ids])
+    return [_item(i, now)["message_id"] for i in ids]
+
+
+def _customer(i: int, now: datetime) -> dict[str, Any]:
+    email = f"c{i}@example.com"
+    return {"customer_id": i, "email": email, "name": "Sam", "created_at": now, "updated_at": now}
+
+
+def _feedback(i: int, now: datetime) -> dict[str, Any]:
+    created = now - timedelta(hours=1)
+    return {
+        "feedback_id": i,
+        "venue_id": "v1",
+        "customer_id": i,
+        "rating": 5,
+        "comment": "Lovely evening.",
+        "status": "pending",
+        "created_at": created,
+        "ingested_at": created,
+        "alert_scanned_at": created,
+    }
+
+
+def _reply(i: int, now: datetime) -> dict[str, Any]:
+    return {
+        "response_id": f"r-{i}",
+        "feedback_id": i,
+        "venue_id": "v1",
+        "subject": "Thank you for visiting",
+        "body": f"Hi Sam,\n\nThank you for your visit ({i}).\n\nThe team",
+        "status": "auto_approved",
+        "provider": "template",
+        "created_at": now,
+    }
+
+
+def _item(i: int, now: datetime) -> dict[str, Any]:
+    return {
+        "queue_id": f"q-{i:06d}",
+        "feedback_id": i,
+        "response_id": f"r-{i}",
+        "venue_id": "v1",
+        "customer_email": f"c{i}@example.com",
+        "scheduled_send_time": now - timedelta(minutes=1),
+        "status": "pending",
+        "created_at": now,
+        "attempts": 0,
+        "message_id": f"<q-{i:06d}@encore.test>",
+    }
+
+
+def statuses(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(Q.status, func.count()).group_by(Q.status)).all())
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def settled(engine: Engine) -> bool:
+    counts = statuses(engine)
+    return not counts.get("pending") and not counts.get("sending")
+
+
+def test_two_workers_send_2000_items_exactly_once_and_survive_a_kill(
+    mariadb: tuple[str, Engine], smtp: tuple[HoldingHandler, int], workers: Workers
+) -> None:
+    _, engine = mariadb
+    handler, _ = smtp
+    make_venue(engine, "v1", now=datetime.now(UTC))
+
+    # Race: 2,000 due items, two processes.
+    batch = seed(engine, 1, 2000)
+    started = time.monotonic()
+    workers.start("a")
+    workers.start("b")
+    wait_until(lambda: settled(engine), 120, "2,000 items to be sent")
+    elapsed = time.monotonic() - started
+    assert statuses(engine) == {"sent": 2000}
+    received = handler.received()
+    assert set(received) == set(batch) and set(received.values()) == {1}
+    workers.stop_all()
+    print(f"2,000 items by two workers in {elapsed:.1f}s ({2000 / elapsed:.0f}/s)")
+
+    # Kill -9 one worker while both are stuck inside DATA, then restart it.
+    second = seed(engine, 10_001, 600)
+    victim, survivor = workers.start("victim"), workers.start("survivor")
+    wait_until(lambda: len(handler.received()) >= 2000 + 150, 60, "the second batch to start")
+    handler.hold.set()
+    wait_until(lambda: handler.waiting >= 2, 30, "both workers to be mid-send")
+    in_flight = sending_by_pid(engine)
+    assert sorted(in_flight) == sorted([victim.pid, survivor.pid])
+    victim.kill()  # SIGKILL: no cleanup, the claim stays `sending`
+    victim.wait()
+    killed_item = in_flight[victim.pid]
+    handler.hold.clear()
+    workers.start("victim-restarted")
+    wait_until(lambda: settled(engine), 90, "the second batch to settle")
+
+    assert statuses(engine) == {"sent": 2000 + 600 - 1, "failed": 1}
+    with engine.connect() as conn:
+        failed = conn.execute(select(Q.queue_id, Q.error).where(Q.status == "failed")).all()
+    assert [tuple(row) for row in failed] == [(killed_item, "outcome unknown")]
+    received = handler.received()
+    assert set(received.values()) == {1}  # nobody got anything twice
+    assert set(received) == set(batch) | set(second)  # the killed one had reached the server
+
+
+def sending_by_pid(engine: Engine) -> dict[int, str]:
+    """Items now `sending`, by the pid in their claim (host:pid:token)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(Q.queue_id, Q.claimed_by).where(Q.status == "sending")).all()
+    return {int(claim.split(":")[-2]): queue_id for queue_id, claim in rows}
