@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
 from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
+from encore_backend.api.routes import metrics as metrics_routes
 from encore_backend.api.routes import reports as reports_routes
 from encore_backend.bootstrap import Container
+from encore_backend.observability.metrics import run_metrics
+from encore_backend.web.app import install_web
 
 
 def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
@@ -42,10 +44,7 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     for module in (health, venues, tokens, feedback, stats, alerts, admin_jobs):
         app.include_router(module.router)
     app.include_router(reports_routes.router)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        """Until the dashboards land, the front door is the API documentation."""
-        return RedirectResponse("/docs")
-
+    app.include_router(metrics_routes.router)
+    run_metrics()  # count this process's job runs from now on
+    install_web(app)  # the dashboards, and "/" (the sign-in page or the user's home)
     return app

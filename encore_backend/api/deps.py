@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from encore_backend.bootstrap import Container
 from encore_backend.domain.enums import Role
 
+SESSION_COOKIE = "encore_session"  # set by the dashboard's sign-in (web/auth.py)
 bearer = HTTPBearer(auto_error=False, description="An API token: admin, venue_manager or ingest")
 
 
@@ -57,10 +58,13 @@ def resolve_token(ctx: Container, token: str) -> Principal | None:
 
 
 def current_principal(
-    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ctx: Ctx,
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """401 without a token or with an unknown one."""
-    principal = resolve_token(ctx, credentials.credentials) if credentials else None
+    token = credentials.credentials if credentials else session_token(request)
+    principal = resolve_token(ctx, token) if token else None
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -68,6 +72,14 @@ def current_principal(
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal
+
+
+def session_token(request: Request) -> str | None:
+    """The dashboard's sign-in cookie, accepted by reads only (GET: the alert stream's
+    EventSource cannot send headers); writes need the bearer header, so no CSRF opening."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    return request.cookies.get(SESSION_COOKIE) or None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from encore_backend.clock import as_utc
 from encore_backend.config import Settings
+from encore_backend.scheduler.cron import Cron
 from encore_backend.scheduler.result import JobResult
 
 if TYPE_CHECKING:
@@ -129,6 +130,41 @@ REGISTRY: tuple[JobSpec, ...] = (
         func="encore_backend.scheduler.jobs.alert_detector:run",
         schedule=Every("scheduler_alert_interval_minutes"),
         description="scans feedback not yet scanned, creates alerts, notifies",
+    ),
+    JobSpec(
+        id="ai_generator",
+        func="encore_backend.scheduler.jobs.ai_generator:run",
+        schedule=Every("scheduler_ai_interval_minutes"),
+        description="drafts replies for feedback without one, per venue settings",
+    ),
+    JobSpec(
+        id="email_sender",
+        func="encore_backend.scheduler.jobs.email_sender:run",
+        schedule=Every("scheduler_email_interval_minutes"),
+        description="sends queue items whose scheduled_send_time has passed",
+    ),
+    JobSpec(
+        id="daily_report",
+        func="encore_backend.scheduler.jobs.daily_report:run",
+        schedule=Cron(minute=5),
+        catch_up_window=timedelta(hours=6),
+        description="hourly: each venue's report on its previous local day, at the report hour",
+    ),
+    JobSpec(
+        id="weekly_report",
+        func="encore_backend.scheduler.jobs.weekly_report:run",
+        schedule=Cron(minute=5),
+        catch_up_window=timedelta(hours=6),
+        description="hourly: each venue's Monday-Sunday report, on Mondays at the report hour",
+    ),
+    JobSpec(
+        id="weekly_cleanup",
+        func="encore_backend.scheduler.jobs.weekly_cleanup:run",
+        schedule=Cron(
+            hour_setting="scheduler_cleanup_hour", weekday_setting="scheduler_cleanup_weekday"
+        ),
+        catch_up_window=timedelta(days=1),
+        description="archive, purge, trim, thin, monthly rollups, orphan check",
     ),
 )
 

@@ -13,6 +13,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,20 @@ if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
 
 log = logging.getLogger("encore.scheduler.runner")
+
+# Observability hooks: the run being executed in this context (JSON logs read its job_id and
+# run_id), and callables told about every finished or recorded run (metrics).
+current_run: ContextVar[dict[str, Any] | None] = ContextVar("encore_current_run", default=None)
+run_observers: list[Callable[[dict[str, Any]], None]] = []
+
+
+def observe_run(record: dict[str, Any]) -> None:
+    """Tell every observer about a run record; an observer's failure never fails the run."""
+    for observer in list(run_observers):
+        try:
+            observer(record)
+        except Exception:
+            log.exception("run observer %r failed", observer)
 
 
 def current_owner() -> str:
@@ -113,6 +129,7 @@ def _execute(
     log.info(
         "job started job_id=%s run_id=%s trigger=%s", spec.id, run_id, run["trigger"], extra=fields
     )
+    context = current_run.set(fields)
     heartbeat = Heartbeat(ctx, run_id=run_id, lease=spec.lease)
     heartbeat.start()
     started = time.monotonic()
@@ -128,6 +145,7 @@ def _execute(
         outcome = {"status": RunStatus.FAILED, "error": f"{type(exc).__name__}: {exc}"}
     finally:
         heartbeat.stop()
+        current_run.reset(context)
     duration_ms = int((time.monotonic() - started) * 1000)
     record = ctx.job_runs.finish(
         run_id=run_id, now=ctx.clock.now(), duration_ms=duration_ms, **outcome
@@ -141,6 +159,7 @@ def _execute(
         duration_ms,
         extra={**fields, "status": record["status"], "duration_ms": duration_ms},
     )
+    observe_run(record)
     return record
 
 
@@ -166,6 +185,7 @@ def record_tick(
     )
     if record is not None:
         log.warning("tick %s job_id=%s fire_time=%s", status.value, job_id, iso_z(fire_time))
+        observe_run(record)
     return record
 
 

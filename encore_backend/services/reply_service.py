@@ -49,6 +49,7 @@ class GenerationReport:
     retries: int = 0
     lost_races: int = 0
     out_of_budget: bool = False
+    provider_down: bool = False  # a reply failed on transient errors: the run stopped there
 
     @property
     def stored(self) -> int:
@@ -61,6 +62,7 @@ class Attempted:
 
     draft: Draft | None = None
     error: str | None = None
+    transient: bool = False
 
 
 def reply_provider(ctx: Container) -> ReplyProvider:
@@ -85,6 +87,9 @@ def generate_replies(
                 return report
             store_reply(ctx, row, outcome, now=run.now(), provider=provider, report=report)
             after_id = row["feedback_id"]
+            if outcome.transient:  # the provider is down: fail one reply per run, not dozens
+                report.provider_down = True
+                return report
     return report
 
 
@@ -117,7 +122,8 @@ def attempt_draft(
             return Attempted(draft=check_draft(provider.draft(request)))
         except TransientProviderError as exc:
             if attempt == MAX_ATTEMPTS:
-                return Attempted(error=f"{exc.reason} (gave up after {attempt} attempts)")
+                error = f"{exc.reason} (gave up after {attempt} attempts)"
+                return Attempted(error=error, transient=True)
             delay = backoff_seconds(
                 attempt,
                 base=RETRY_BASE_SECONDS,

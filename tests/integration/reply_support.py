@@ -106,7 +106,9 @@ def _set_customer(ctx: Container, customer_id: int, **values: Any) -> None:
         )
 
 
-def add_alert(ctx: Container, feedback_id: int, venue_id: str = "v1", level: str = "critical") -> None:
+def add_alert(
+    ctx: Container, feedback_id: int, venue_id: str = "v1", level: str = "critical"
+) -> None:
     with ctx.engine.begin() as conn:
         conn.execute(
             insert(m.alerts).values(
@@ -125,9 +127,7 @@ def add_alert(ctx: Container, feedback_id: int, venue_id: str = "v1", level: str
 
 def feedback_row(ctx: Container, feedback_id: int) -> dict[str, Any]:
     with ctx.engine.connect() as conn:
-        row = conn.execute(
-            select(m.feedback).where(m.feedback.c.feedback_id == feedback_id)
-        ).one()
+        row = conn.execute(select(m.feedback).where(m.feedback.c.feedback_id == feedback_id)).one()
     return dict(row._mapping)
 
 

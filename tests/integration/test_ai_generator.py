@@ -152,16 +152,22 @@ def test_after_the_attempts_a_transient_error_leaves_a_failed_reply(
 ) -> None:
     venue(ctx)
     use_manual_sleep(ctx, clock)
-    use_provider(ctx, ScriptedProvider(clock, [TransientProviderError("bedrock 503")] * 10))
-    fid = feedback(ctx)
+    provider = ScriptedProvider(clock, [TransientProviderError("bedrock 503")] * 4)
+    use_provider(ctx, provider)
+    fid, waiting = feedback(ctx), feedback(ctx)
 
-    ai_generator.run(ctx, clock.now())
+    first = ai_generator.run(ctx, clock.now())
 
     reply = ctx.replies.for_feedback(fid)
     assert reply is not None and reply["status"] == "failed"
     assert reply["error"] == "bedrock 503 (gave up after 4 attempts)"
     assert feedback_row(ctx, fid)["status"] == "new"  # no draft exists
-    assert ai_generator.run(ctx, clock.now()).items_processed == 0  # not retried forever
+    # The provider looks down: the run stops instead of failing the whole backlog.
+    assert first.details["provider_down"] is True and len(provider.calls) == 4
+    assert ctx.replies.for_feedback(waiting) is None
+    second = ai_generator.run(ctx, clock.now())  # the provider is back
+    assert second.items_processed == 1 and ctx.replies.for_feedback(waiting) is not None
+    assert ctx.replies.for_feedback(fid)["status"] == "failed"  # type: ignore[index]
 
 
 def test_a_permanent_error_fails_at_once(ctx: Container, clock: ManualClock) -> None:
@@ -180,9 +186,7 @@ def test_a_permanent_error_fails_at_once(ctx: Container, clock: ManualClock) -> 
 
 
 @pytest.mark.parametrize("case", ["no_address", "unsubscribed", "no_customer"])
-def test_customers_who_cannot_be_written_to_get_a_cancelled_item(
-    ctx: Container, case: str
-) -> None:
+def test_customers_who_cannot_be_written_to_get_a_cancelled_item(ctx: Container, case: str) -> None:
     venue(ctx, auto_send_enabled=True)
     fid = feedback(
         ctx,

@@ -82,7 +82,9 @@ def test_a_due_reply_is_sent_once_with_the_contract_headers(
     assert message["Reply-To"].addresses[0].addr_spec == "boss@v1.example"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = str(message["List-Unsubscribe"]).split("<", 1)[1].split(">", 1)[0]
-    claim = verify_unsubscribe_token(link.rsplit("/", 1)[1], secret=unsubscribe_secret(ctx.settings))
+    claim = verify_unsubscribe_token(
+        link.rsplit("/", 1)[1], secret=unsubscribe_secret(ctx.settings)
+    )
     assert claim is not None and claim.email == item["customer_email"]
     assert email_sender.run(ctx, clock.now() + timedelta(hours=1)).items_processed == 0
     assert len(handler.messages) == 1

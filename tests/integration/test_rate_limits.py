@@ -15,6 +15,7 @@ from reply_support import (
     use_provider,
     venue,
 )
+
 from encore_backend.bootstrap import Container, build
 from encore_backend.clock import ManualClock
 from encore_backend.scheduler.jobs import ai_generator, email_sender

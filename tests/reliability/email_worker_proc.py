@@ -20,9 +20,7 @@ def main(stop_file: Path, lease_seconds: float) -> None:
     ctx = build(load_settings())
     totals = {"sent": 0, "failed": 0, "outcome_unknown": 0}
     while not stop_file.exists():
-        result = email_sender.run(
-            ctx, ctx.clock.now(), lease_seconds=lease_seconds, max_seconds=30
-        )
+        result = email_sender.run(ctx, ctx.clock.now(), lease_seconds=lease_seconds, max_seconds=30)
         for key in totals:
             totals[key] += int(result.details[key])
         if result.items_processed == 0 and not result.details["outcome_unknown"]:

@@ -28,5 +28,6 @@ def run(ctx: Container, now: datetime, **params: Any) -> JobResult:
             "retries": report.retries,
             "lost_races": report.lost_races,
             "out_of_budget": report.out_of_budget,
+            "provider_down": report.provider_down,
         },
     )

@@ -43,7 +43,92 @@ SEND_COLUMNS = (
 )
 
 
-class SqlEmailQueueStore:
+class QueueAdmin:
+    """Operator and manager actions on queue items (mixed into SqlEmailQueueStore)."""
+
+    engine: Engine
+
+    def queue_reply(self, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Queue a reply: a new item, or its old pending/cancelled/failed item reset to `values`;
+        None when its item is being sent or was sent (never twice)."""
+        with self.engine.begin() as conn:
+            old = conn.execute(
+                select(Q.queue_id, Q.status).where(Q.response_id == values["response_id"])
+            ).first()
+            if old is None:
+                conn.execute(insert(m.email_queue).values(**values))
+                return dict(values)
+            if old.status in (SENDING, SENT):
+                return None
+            kept = ("queue_id", "message_id", "created_at")
+            reset = {k: v for k, v in values.items() if k not in kept}
+            conn.execute(
+                update(m.email_queue)
+                .where(Q.queue_id == old.queue_id, Q.status == old.status)
+                .values(**reset, claimed_by=None, lease_expires_at=None, next_attempt_at=None)
+            )
+            row = conn.execute(select(m.email_queue).where(Q.queue_id == old.queue_id)).one()
+        return dict(row._mapping)
+
+    def cancel(self, queue_id: str, *, now: datetime, reason: str) -> bool:
+        """pending → cancelled (the reply too); False in any other status."""
+        with self.engine.begin() as conn:
+            item = conn.execute(select(m.email_queue).where(Q.queue_id == queue_id)).first()
+            if item is None:
+                return False
+            done = conn.execute(
+                update(m.email_queue)
+                .where(Q.queue_id == queue_id, Q.status == PENDING)
+                .values(status=CANCELLED, error=reason)
+            )
+            if done.rowcount != 1:
+                return False
+            _set_reply(conn, dict(item._mapping), ReplyStatus.CANCELLED, error=reason)
+            _history(conn, dict(item._mapping), now, CANCELLED, reason, None, None)
+        return True
+
+    def requeue(self, queue_id: str, *, now: datetime) -> bool:
+        """failed/cancelled → pending now with fresh attempts, the reply back to `approved`."""
+        with self.engine.begin() as conn:
+            item = conn.execute(select(m.email_queue).where(Q.queue_id == queue_id)).first()
+            if item is None:
+                return False
+            done = conn.execute(
+                update(m.email_queue)
+                .where(Q.queue_id == queue_id, Q.status.in_([FAILED, CANCELLED]))
+                .values(
+                    status=PENDING,
+                    scheduled_send_time=now,
+                    next_attempt_at=None,
+                    attempts=0,
+                    error=None,
+                    claimed_by=None,
+                    lease_expires_at=None,
+                )
+            )
+            if done.rowcount != 1:
+                return False
+            _set_reply(conn, dict(item._mapping), ReplyStatus.APPROVED, error=None)
+            _history(conn, dict(item._mapping), now, "requeued", None, None, None)
+        return True
+
+    def unsubscribe(self, *, customer_id: int, email: str, now: datetime) -> bool:
+        """Mark the customer (id and address must match) unsubscribed; idempotent."""
+        with self.engine.begin() as conn:
+            query = select(C.email, C.unsubscribed_at).where(C.customer_id == customer_id)
+            row = conn.execute(query).first()
+            if row is None or (row.email or "").lower() != email.lower():
+                return False
+            if row.unsubscribed_at is None:
+                conn.execute(
+                    update(m.customers)
+                    .where(C.customer_id == customer_id)
+                    .values(unsubscribed_at=now, updated_at=now)
+                )
+        return True
+
+
+class SqlEmailQueueStore(QueueAdmin):
     """The `encore_email_queue` and `email_history` tables."""
 
     def __init__(self, engine: Engine) -> None:

@@ -76,13 +76,7 @@ class SqlReplyStore:
         draft is routed (SPEC §4)."""
         has_reply = exists().where(R.feedback_id == F.feedback_id)
         query = (
-            select(*CANDIDATE_COLUMNS)
-            .select_from(
-                m.feedback.join(m.venue_settings, S.venue_id == F.venue_id)
-                .join(m.venues, V.venue_id == F.venue_id)
-                .outerjoin(m.customers, C.customer_id == F.customer_id)
-                .outerjoin(m.alerts, A.feedback_id == F.feedback_id)
-            )
+            _source_query()
             .where(
                 F.status == FeedbackStatus.NEW.value,
                 F.alert_scanned_at.is_not(None),
@@ -97,6 +91,12 @@ class SqlReplyStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def draft_source(self, feedback_id: int) -> dict[str, Any] | None:
+        """What drafting one feedback needs (as `candidates` rows), whatever its status."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_source_query().where(F.feedback_id == feedback_id)).first()
+        return dict(row._mapping) if row else None
+
     def save(
         self,
         *,
@@ -105,15 +105,22 @@ class SqlReplyStore:
     ) -> bool:
         """Store a reply (+ its queue item) and move the feedback to `pending` when a draft
         exists; False when the feedback already has a reply (a racing generator won)."""
+        feedback_id = int(reply["feedback_id"])
         try:
             with self.engine.begin() as conn:
+                # Lock the feedback row first: racing savers queue here instead of deadlocking
+                # on the foreign-key and unique-index locks (MariaDB).
+                lock = select(F.feedback_id).where(F.feedback_id == feedback_id).with_for_update()
+                conn.execute(lock)
+                if conn.execute(select(R.response_id).where(R.feedback_id == feedback_id)).first():
+                    return False
                 conn.execute(insert(m.ai_responses).values(**reply))
                 if queue_item is not None:
                     conn.execute(insert(m.email_queue).values(**queue_item))
                 if reply["status"] != ReplyStatus.FAILED.value:
-                    _mark_feedback_pending(conn, int(reply["feedback_id"]))
+                    _mark_feedback_pending(conn, feedback_id)
         except IntegrityError:
-            if self.for_feedback(int(reply["feedback_id"])) is None:
+            if self.for_feedback(feedback_id) is None:
                 raise
             return False
         return True
@@ -135,6 +142,16 @@ class SqlReplyStore:
                 .values(status=status.value, **values)
             )
         return result.rowcount == 1
+
+
+def _source_query() -> Any:
+    """Feedback with its customer, venue, settings and alert level."""
+    return select(*CANDIDATE_COLUMNS).select_from(
+        m.feedback.join(m.venue_settings, S.venue_id == F.venue_id)
+        .join(m.venues, V.venue_id == F.venue_id)
+        .outerjoin(m.customers, C.customer_id == F.customer_id)
+        .outerjoin(m.alerts, A.feedback_id == F.feedback_id)
+    )
 
 
 def _mark_feedback_pending(conn: Connection, feedback_id: int) -> None:

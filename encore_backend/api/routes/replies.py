@@ -1,0 +1,129 @@
+"""Replies and the email queue (SPEC §8): list, draft now, approve, reject, cancel, requeue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from encore_backend.api.deps import Admin, Ctx, Principal, Reader, check_venue, venue_or_404
+from encore_backend.api.errors import from_field_error
+from encore_backend.bootstrap import Container
+from encore_backend.domain.enums import ReplyStatus
+from encore_backend.services import approval_service
+from encore_backend.services.errors import ConflictError, FieldError
+
+router = APIRouter(tags=["replies"])
+QueueStatus = Annotated[str, StringConstraints(pattern="^(pending|sending|sent|failed|cancelled)$")]
+T = TypeVar("T")
+
+
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Annotated[str, StringConstraints(min_length=1, max_length=5000)] | None = None
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+@router.get("/api/venues/{venue_id}/responses")
+def list_responses(
+    venue_id: str,
+    ctx: Ctx,
+    principal: Reader,
+    status_: Annotated[ReplyStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The venue's replies, newest first, optionally of one status."""
+    venue_or_404(ctx, principal, venue_id)
+    rows = ctx.replies.list_for_venue(
+        venue_id, status=status_.value if status_ else None, limit=limit
+    )
+    return {"responses": [approval_service.public_reply(r) for r in rows]}
+
+
+@router.post("/api/feedback/{feedback_id}/responses", status_code=status.HTTP_201_CREATED)
+def draft_response(feedback_id: int, ctx: Ctx, principal: Reader) -> dict[str, Any]:
+    """Draft a reply to one feedback now; it then waits for approval (or stays generated)."""
+    row = ctx.feedback.get(feedback_id)
+    check_venue(principal, row["venue_id"] if row else None)
+    return _call(lambda: approval_service.draft_now(ctx, feedback_id=feedback_id))
+
+
+@router.post("/api/responses/{response_id}/approve")
+def approve_response(
+    response_id: str, ctx: Ctx, principal: Reader, body: ApproveBody | None = None
+) -> dict[str, Any]:
+    """Approve (optionally with an edited body): queued to send now."""
+    _visible_reply(ctx, principal, response_id)
+    text = body.body if body else None
+    return _call(
+        lambda: approval_service.approve(ctx, response_id=response_id, by=principal.name, body=text)
+    )
+
+
+@router.post("/api/responses/{response_id}/reject")
+def reject_response(
+    response_id: str, ctx: Ctx, principal: Reader, body: RejectBody | None = None
+) -> dict[str, Any]:
+    """Reject: the reply is never sent; a pending queue item is cancelled."""
+    _visible_reply(ctx, principal, response_id)
+    reason = body.reason if body else None
+    return _call(
+        lambda: approval_service.reject(
+            ctx, response_id=response_id, by=principal.name, reason=reason
+        )
+    )
+
+
+@router.get("/api/venues/{venue_id}/email-queue")
+def list_queue(
+    venue_id: str,
+    ctx: Ctx,
+    principal: Reader,
+    status_: Annotated[QueueStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The venue's queue items, latest scheduled first."""
+    venue_or_404(ctx, principal, venue_id)
+    rows = ctx.email_queue.list_for_venue(venue_id, status=status_, limit=limit)
+    return {"items": [approval_service.public_item(r) for r in rows]}
+
+
+@router.post("/api/email-queue/{queue_id}/cancel")
+def cancel_item(queue_id: str, ctx: Ctx, principal: Reader) -> dict[str, Any]:
+    """Cancel a pending item (409 once it is being sent or done)."""
+    item = ctx.email_queue.get(queue_id)
+    check_venue(principal, item["venue_id"] if item else None)
+    return _call(lambda: approval_service.cancel_item(ctx, queue_id=queue_id, by=principal.name))
+
+
+@router.post("/api/email-queue/{queue_id}/requeue")
+def requeue_item(queue_id: str, ctx: Ctx, principal: Admin) -> dict[str, Any]:
+    """Send a failed or cancelled item again, now (an operator's decision)."""
+    if ctx.email_queue.get(queue_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "queue item not found")
+    return _call(lambda: approval_service.requeue_item(ctx, queue_id=queue_id))
+
+
+def _visible_reply(ctx: Container, principal: Principal, response_id: str) -> None:
+    reply = ctx.replies.get(response_id)
+    check_venue(principal, reply["venue_id"] if reply else None)
+
+
+def _call(action: Callable[[], T]) -> T:
+    """Service errors as HTTP: 404 unknown, 409 wrong state, 422 bad field."""
+    try:
+        return action()
+    except LookupError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
+    except ConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except FieldError as exc:
+        raise from_field_error(exc) from None

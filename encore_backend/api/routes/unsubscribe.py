@@ -1,0 +1,44 @@
+"""The signed unsubscribe link of every customer email: a page (GET) and one-click (POST)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from encore_backend.api.deps import Ctx
+from encore_backend.providers.email import verify_unsubscribe_token
+from encore_backend.services import approval_service
+from encore_backend.services.email_service import unsubscribe_secret
+
+router = APIRouter(tags=["unsubscribe"])
+PAGE = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+    "<body style='font-family:sans-serif;max-width:32rem;margin:3rem auto'>{body}</body></html>"
+)
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(token: str, ctx: Ctx) -> HTMLResponse:
+    """A confirmation button (a GET never unsubscribes: mail scanners follow links)."""
+    if verify_unsubscribe_token(token, secret=unsubscribe_secret(ctx.settings)) is None:
+        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+    form = (
+        f"<form method='post' action='/unsubscribe/{escape(token)}'>"
+        "<p>Stop receiving replies to your feedback by email?</p>"
+        "<button type='submit'>Unsubscribe</button></form>"
+    )
+    return _page("Unsubscribe", form, 200)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(token: str, ctx: Ctx) -> HTMLResponse:
+    """RFC 8058 one-click (List-Unsubscribe=One-Click) and the page's button."""
+    if not approval_service.unsubscribe(ctx, token=token, now=ctx.clock.now()):
+        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+    return _page("Unsubscribed", "<p>You will get no more emails from us.</p>", 200)
+
+
+def _page(title: str, body: str, code: int) -> HTMLResponse:
+    return HTMLResponse(PAGE.format(title=escape(title), body=body), status_code=code)

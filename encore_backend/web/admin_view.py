@@ -1,0 +1,66 @@
+"""What the admin console shows: venues with their latest snapshot, jobs, queue health."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from encore_backend.clock import as_utc
+from encore_backend.scheduler.scheduler import EngineScheduler
+from encore_backend.services.stats_service import totals
+from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
+
+if TYPE_CHECKING:
+    from encore_backend.bootstrap import Container
+
+QUEUE_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """The API's ISO-Z strings back to datetimes for display."""
+    return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00"))) if value else None
+
+
+def job_rows(scheduler: EngineScheduler) -> list[dict[str, Any]]:
+    """Every job as the API describes it, with times parsed for display."""
+    rows = []
+    for job in scheduler.jobs():
+        last = job["last_run"]
+        rows.append(
+            {
+                **job,
+                "next_run_at": parse_time(job["next_run_time"]),
+                "last_started_at": parse_time(last["started_at"]) if last else None,
+            }
+        )
+    return rows
+
+
+def queue_health(ctx: Container) -> dict[str, Any]:
+    counts = ctx.email_queue.count_by_status()
+    return {
+        "counts": {status: counts.get(status, 0) for status in QUEUE_STATUSES},
+        "failed": SqlOpsCountStore(ctx.engine).failed_emails(limit=10),
+    }
+
+
+def venue_rows(ctx: Container) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
+    """Every venue with its newest snapshot (None before the first), and the totals."""
+    rows = ctx.stats.latest_all()
+    zones = {v["venue_id"]: v["timezone"] for v in ctx.venues.list()}
+    venues = [{**r, "timezone": zones.get(r["venue_id"], "UTC")} for r in rows]
+    return venues, totals(r["stats"] for r in rows)
+
+
+def admin_console(ctx: Container, scheduler: EngineScheduler, *, now: datetime) -> dict[str, Any]:
+    venues, all_venues = venue_rows(ctx)
+    return {
+        "now": now,
+        "venues": venues,
+        "totals": all_venues,
+        "jobs": job_rows(scheduler),
+        "scheduler_running": scheduler.running,
+        "executor": ctx.settings.encore_executor,
+        "queue": queue_health(ctx),
+    }

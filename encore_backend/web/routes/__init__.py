@@ -1,0 +1,1 @@
+"""The dashboard pages: sign-in, venue dashboards, the admin console."""

@@ -1,0 +1,145 @@
+"""What the venue dashboard shows, gathered from stores: snapshot cards, trends, alerts,
+replies waiting for a manager, the email queue, the latest reports and recent feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from markupsafe import Markup
+
+from encore_backend.clock import iso_z
+from encore_backend.domain.enums import ReplyStatus
+from encore_backend.services import report_service
+from encore_backend.web import format as fmt
+from encore_backend.web.charts import Point, bar_chart, line_chart
+from encore_backend.web.trends import DayTrend, venue_trend
+
+if TYPE_CHECKING:
+    from encore_backend.bootstrap import Container
+
+ACTIONABLE_REPLIES = (ReplyStatus.PENDING_APPROVAL, ReplyStatus.GENERATED)
+QUEUE_PANELS = (("pending", "Scheduled"), ("sent", "Sent"), ("failed", "Failed"))
+PANEL_ROWS = 8
+
+
+@dataclass(frozen=True)
+class Card:
+    label: str
+    value: str
+    note: str = ""
+
+
+def stat_cards(stats: Mapping[str, Any]) -> list[Card]:
+    """The snapshot's SPEC §5 figures as display cards."""
+    return [
+        Card("Feedback today", fmt.count(stats.get("feedback_today"))),
+        Card("This week", fmt.count(stats.get("feedback_this_week"))),
+        Card("This month", fmt.count(stats.get("feedback_this_month"))),
+        Card("Average rating", fmt.rating(stats.get("average_rating")), "of 5, last 30 days"),
+        Card("CSAT", fmt.percent(stats.get("csat")), "4 or 5 stars, last 30 days"),
+        Card("Response rate", fmt.percent(stats.get("response_rate")), "last 30 days"),
+        Card("Response time", fmt.hours(stats.get("avg_response_time_hours")), "average"),
+        Card("Pending replies", fmt.count(stats.get("pending_responses"))),
+        Card("Emails sent today", fmt.count(stats.get("sent_today"))),
+    ]
+
+
+def trend_charts(days: Sequence[DayTrend]) -> dict[str, Markup]:
+    """The two 30-day charts: feedback per day (bars) and average rating per day (line)."""
+
+    def label(d: DayTrend) -> str:
+        return d.day.strftime("%d %b")
+
+    counts = [Point(label(d), d.feedback, f"{label(d)}: {d.feedback} feedback") for d in days]
+    ratings = [
+        Point(label(d), d.average_rating, f"{label(d)}: {fmt.rating(d.average_rating)} average")
+        for d in days
+    ]
+    total = sum(d.feedback for d in days)
+    return {
+        "feedback": bar_chart(
+            "chart-feedback",
+            counts,
+            title="Feedback per day, last 30 days",
+            desc=f"{total} feedback in 30 days; busiest day {max(days, key=_n).day:%d %b}.",
+        ),
+        "rating": line_chart(
+            "chart-rating",
+            ratings,
+            title="Average rating per day, last 30 days",
+            desc="Daily average rating from 1 to 5; days without feedback are gaps.",
+            low=1,
+            high=5,
+        ),
+    }
+
+
+def _n(d: DayTrend) -> int:
+    return d.feedback
+
+
+def ordered_alerts(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Unread first, each group newest first (rows arrive newest first)."""
+    return sorted(rows, key=lambda r: bool(r["is_read"]))
+
+
+def pending_replies(ctx: Container, venue_id: str) -> list[dict[str, Any]]:
+    """Replies a manager can act on, each with its feedback."""
+    rows = [
+        row
+        for status in ACTIONABLE_REPLIES
+        for row in ctx.replies.list_for_venue(venue_id, status=status.value, limit=PANEL_ROWS)
+    ]
+    return [{**row, "feedback": ctx.feedback.get(int(row["feedback_id"]))} for row in rows]
+
+
+def queue_panels(ctx: Container, venue_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "status": status,
+            "title": title,
+            "items": ctx.email_queue.list_for_venue(venue_id, status=status, limit=PANEL_ROWS),
+        }
+        for status, title in QUEUE_PANELS
+    ]
+
+
+def latest_reports(ctx: Container, venue_id: str) -> dict[str, dict[str, Any] | None]:
+    found = {}
+    for kind in ("daily", "weekly"):
+        rows = ctx.reports.list_for_venue(venue_id, kind=kind, limit=1)
+        found[kind] = report_service.public_report(rows[0]) if rows else None
+    return found
+
+
+def stream_url(venue_id: str, since: datetime) -> str:
+    """The live alert stream from the moment the page was rendered (a reconnect replays from
+    there; the page skips alerts it already shows)."""
+    return f"/api/venues/{quote(venue_id)}/alerts/stream?since={quote(iso_z(since) or '')}"
+
+
+def venue_dashboard(ctx: Container, venue: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
+    """Everything the venue page renders, read from stored data only."""
+    venue_id, zone = venue["venue_id"], venue["timezone"]
+    snapshot = ctx.stats.latest(venue_id)
+    alerts = ordered_alerts(ctx.alerts.list_for_venue(venue_id, limit=50))
+    trend = venue_trend(ctx, venue_id=venue_id, timezone=zone, now=now)
+    return {
+        "venue": venue,
+        "now": now,
+        "snapshot": snapshot,
+        "cards": stat_cards(snapshot["stats"]) if snapshot else [],
+        "trend": trend,
+        "charts": trend_charts(trend),
+        "alerts": alerts,
+        "unread": sum(1 for a in alerts if not a["is_read"]),
+        "replies": pending_replies(ctx, venue_id),
+        "queue": queue_panels(ctx, venue_id),
+        "reports": latest_reports(ctx, venue_id),
+        "feedback": ctx.feedback.list_for_venue(venue_id, limit=8),
+        "stream_url": stream_url(venue_id, now),
+    }
