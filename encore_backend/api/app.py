@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
 from encore_backend.api.routes import metrics as metrics_routes
+from encore_backend.api.routes import replies as replies_routes
 from encore_backend.api.routes import reports as reports_routes
+from encore_backend.api.routes import unsubscribe as unsubscribe_routes
 from encore_backend.bootstrap import Container
 from encore_backend.observability.metrics import run_metrics
 from encore_backend.web.app import install_web
@@ -44,6 +46,8 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     for module in (health, venues, tokens, feedback, stats, alerts, admin_jobs):
         app.include_router(module.router)
     app.include_router(reports_routes.router)
+    app.include_router(replies_routes.router)
+    app.include_router(unsubscribe_routes.router)
     app.include_router(metrics_routes.router)
     run_metrics()  # count this process's job runs from now on
     install_web(app)  # the dashboards, and "/" (the sign-in page or the user's home)

@@ -14,7 +14,6 @@ from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.stats_aggregate import aggregate_counts
 from encore_backend.storage.sql.stats_thinning import DEFAULT_LOOKBACK, thin_snapshots
 
-
 # Built once: the dashboard's hot read pays only for the index seek, not for query building.
 LATEST_SNAPSHOT = (
     select(m.computed_stats.c.venue_id, m.computed_stats.c.computed_at, m.computed_stats.c.stats)
