@@ -26,6 +26,7 @@ from support.smtp_server import (
 
 from encore_backend.config import Settings
 from encore_backend.providers.email import EmailSender, build_email_sender, build_reply_message
+from encore_backend.providers.email.base import wire_bytes
 from encore_backend.providers.email.outbox import OutboxEmailSender
 from encore_backend.providers.email.ses import SesEmailSender
 from encore_backend.providers.email.smtp import SmtpEmailSender
@@ -250,7 +251,7 @@ def test_ses_sends_raw_mime_with_the_configuration_set() -> None:
     sender, stub = stubbed_ses("encore-replies")
     message = reply()
     expected = {
-        "Content": {"Raw": {"Data": message.as_bytes(policy=policy.SMTP)}},
+        "Content": {"Raw": {"Data": wire_bytes(message)}},
         "ConfigurationSetName": "encore-replies",
     }
     stub.add_response("send_email", {"MessageId": "ses-123"}, expected)
@@ -307,3 +308,13 @@ def test_the_factory_builds_each_backend(tmp_path: Path) -> None:
     assert isinstance(ses, SesEmailSender) and ses.configuration_set == "cs"
     with pytest.raises(ValueError, match="EMAIL_BACKEND"):
         build_email_sender(settings, backend="pigeon")
+
+
+def test_a_long_unsubscribe_link_arrives_in_clear(backend: Backend) -> None:
+    """A real signed link is longer than a header line: it must not become RFC 2047 words."""
+    url = "https://encore.example/unsubscribe/" + "x" * 40 + "." + "y" * 86
+    backend.sender.send(reply(unsubscribe_url=url))
+    [got] = backend.read_back()
+    raw = dict(got.raw_items())["List-Unsubscribe"]
+    assert "=?" not in raw
+    assert f"<{url}>" in " ".join(raw.split())

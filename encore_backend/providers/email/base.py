@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import email
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 from typing import Protocol
+
+# CRLF as on the wire, and long header values (the signed List-Unsubscribe link) kept whole:
+# the default 78-column fold turns a long URL into RFC 2047 words no client reads as a link.
+WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+def wire_bytes(message: EmailMessage) -> bytes:
+    """The message as sent: what the outbox stores and SES receives."""
+    return message.as_bytes(policy=WIRE_POLICY)
+
+
+def on_wire(message: EmailMessage) -> EmailMessage:
+    """A copy that smtplib flattens with WIRE_POLICY (it uses the message's own policy)."""
+    copy = email.message_from_bytes(wire_bytes(message), policy=WIRE_POLICY)
+    return copy  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

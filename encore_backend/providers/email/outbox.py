@@ -6,13 +6,12 @@ import os
 import re
 import tempfile
 from datetime import datetime
-from email import policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from encore_backend.clock import Clock, SystemClock, as_utc
-from encore_backend.providers.email.base import SendResult, ensure_message_id
+from encore_backend.providers.email.base import SendResult, ensure_message_id, wire_bytes
 from encore_backend.providers.errors import PermanentProviderError, TransientProviderError
 
 
@@ -27,7 +26,7 @@ class OutboxEmailSender:
 
     def send(self, message: EmailMessage) -> SendResult:
         message_id = ensure_message_id(message)
-        data = message.as_bytes(policy=policy.SMTP)  # CRLF line ends, as on the wire
+        data = wire_bytes(message)  # CRLF line ends, as on the wire
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             write_atomically(self.directory / self.file_name(message, message_id), data)

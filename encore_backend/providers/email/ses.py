@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from email import policy
 from email.message import EmailMessage
 from typing import Any
 
-from encore_backend.providers.email.base import SendResult, ensure_message_id
+from encore_backend.providers.email.base import SendResult, ensure_message_id, wire_bytes
 from encore_backend.providers.errors import aws_error
 
 TRANSIENT_CODES = frozenset(
@@ -41,7 +40,7 @@ class SesEmailSender:
 
     def send(self, message: EmailMessage) -> SendResult:
         message_id = ensure_message_id(message)
-        args: dict[str, Any] = {"Content": {"Raw": {"Data": message.as_bytes(policy=policy.SMTP)}}}
+        args: dict[str, Any] = {"Content": {"Raw": {"Data": wire_bytes(message)}}}
         if self.configuration_set:
             args["ConfigurationSetName"] = self.configuration_set
         try:

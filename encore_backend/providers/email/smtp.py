@@ -6,7 +6,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from encore_backend.providers.email.base import SendResult, ensure_message_id
+from encore_backend.providers.email.base import SendResult, ensure_message_id, on_wire
 from encore_backend.providers.errors import (
     PermanentProviderError,
     ProviderError,
@@ -44,7 +44,7 @@ class SmtpEmailSender:
                     smtp.starttls(context=self.ssl_context or ssl.create_default_context())
                 if self.username:
                     smtp.login(self.username, self.password or "")
-                smtp.send_message(message)
+                smtp.send_message(on_wire(message))
         except (smtplib.SMTPException, OSError) as exc:
             raise classify_smtp_error(exc) from exc
         return SendResult(message_id=message_id, backend=self.backend)
