@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install clean services
+.PHONY: run test lint bench install clean services chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,7 @@ install: $(STAMP)
 run: $(STAMP)
 	HOST=$(HOST) PORT=$(PORT) bash scripts/run.sh
 
-test: $(STAMP) services
+test: $(STAMP) services chromium
 	$(BIN)/ruff check encore_backend tests bench
 	$(BIN)/pytest
 
@@ -32,10 +32,16 @@ lint: $(STAMP)
 
 bench: $(STAMP) services
 	$(BIN)/python -m bench.stats_aggregator
+	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.reports
 
 # Start the local databases if a previous test stopped them (no-op when they answer).
 services:
 	@bash scripts/ensure-services.sh
+
+# Debian's Chromium for the browser tests (tests/browser), installed when missing.
+chromium:
+	@bash scripts/ensure-chromium.sh
 
 clean:
 	rm -rf $(VENV) var test-artifacts

@@ -16,6 +16,7 @@ from encore_backend.scheduler.runner import JobBusy, run_job, run_record
 from encore_backend.scheduler.scheduler import EngineScheduler
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 def configure_logging(level: int) -> None:
@@ -40,12 +41,22 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     import uvicorn
 
     from encore_backend.api.app import create_app
+    from encore_backend.observability.logging import use_json_logs
 
     configure_logging(logging.INFO)
+    use_json_logs(logging.INFO)  # one JSON object per line, with job_id and run_id in runs
     ctx = migrated_container(settings)
     base = f"http://{host}:{port}"
     typer.echo(f"Encore on {base}  (dashboard {base}/, API docs {base}/docs, health {base}/health)")
-    uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
+    # Open dashboards hold alert streams: stop waiting for them after a few seconds.
+    uvicorn.run(
+        create_app(ctx),
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 def run_one(settings: Settings, *, job_id: str, dry_run: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +44,7 @@ def queue_health(ctx: Container) -> dict[str, Any]:
     }
 
 
-def venue_rows(ctx: Container) -> tuple[list[Mapping[str, Any]], dict[str, Any]]:
+def venue_rows(ctx: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every venue with its newest snapshot (None before the first), and the totals."""
     rows = ctx.stats.latest_all()
     zones = {v["venue_id"]: v["timezone"] for v in ctx.venues.list()}

@@ -63,14 +63,28 @@ def _x_labels(points: Sequence[Point]) -> list[str]:
     n = len(points)
     picks = sorted({0, n // 2, n - 1}) if n else []
     return [
-        f'<text class="axis" x="{_x(i, n):.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
-        f"{escape(points[i].label)}</text>"
+        f'<text class="axis" x="{_label_x(i, n):.1f}" y="{HEIGHT - 8}" '
+        f'text-anchor="{_anchor(i, n)}">{escape(points[i].label)}</text>'
         for i in picks
     ]
 
 
+def _label_x(i: int, n: int) -> float:
+    """Edge labels start at the plot's edge; the rest are centred on their slot."""
+    if n > 2 and i == 0:
+        return float(LEFT)
+    return float(WIDTH - RIGHT) if n > 2 and i == n - 1 else _x(i, n)
+
+
+def _anchor(i: int, n: int) -> str:
+    """Edge labels grow inwards so they are never cut off."""
+    if n > 2 and i == 0:
+        return "start"
+    return "end" if n > 2 and i == n - 1 else "middle"
+
+
 def nice_max(value: float) -> float:
-    """A round axis top at or above `value` (1, 2 or 5 times a power of ten)."""
+    """A round axis top at or above `value`, at least 1 (1, 2 or 5 times a power of ten)."""
     if value <= 0:
         return 1.0
     step = 1.0

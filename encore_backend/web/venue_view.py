@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
 from encore_backend.clock import iso_z
-from encore_backend.domain.enums import ReplyStatus
+from encore_backend.domain.enums import AlertLevel, ReplyStatus
 from encore_backend.services import report_service
+from encore_backend.storage.sql.trends import SqlTrendStore
 from encore_backend.web import format as fmt
 from encore_backend.web.charts import Point, bar_chart, line_chart
 from encore_backend.web.trends import DayTrend, venue_trend
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 ACTIONABLE_REPLIES = (ReplyStatus.PENDING_APPROVAL, ReplyStatus.GENERATED)
 QUEUE_PANELS = (("pending", "Scheduled"), ("sent", "Sent"), ("failed", "Failed"))
 PANEL_ROWS = 8
+REPLY_ROWS = 4
+COUNT_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -83,18 +87,30 @@ def _n(d: DayTrend) -> int:
 
 
 def ordered_alerts(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Unread first, each group newest first (rows arrive newest first)."""
-    return sorted(rows, key=lambda r: bool(r["is_read"]))
+    """Unread first; then newest first, the most severe first among alerts of one scan."""
+    return sorted(
+        rows,
+        key=lambda r: (bool(r["is_read"]), -r["detected_at"].timestamp(), -level_rank(r["level"])),
+    )
 
 
-def pending_replies(ctx: Container, venue_id: str) -> list[dict[str, Any]]:
-    """Replies a manager can act on, each with its feedback."""
+def level_rank(level: str) -> int:
+    try:
+        return AlertLevel(level).rank
+    except ValueError:
+        return -1
+
+
+def pending_replies(ctx: Container, venue_id: str) -> tuple[list[dict[str, Any]], int]:
+    """The replies a manager can act on, those held for approval first, each with its
+    feedback; and how many wait in all (up to COUNT_LIMIT per status)."""
     rows = [
         row
         for status in ACTIONABLE_REPLIES
-        for row in ctx.replies.list_for_venue(venue_id, status=status.value, limit=PANEL_ROWS)
+        for row in ctx.replies.list_for_venue(venue_id, status=status.value, limit=COUNT_LIMIT)
     ]
-    return [{**row, "feedback": ctx.feedback.get(int(row["feedback_id"]))} for row in rows]
+    shown = [{**r, "feedback": ctx.feedback.get(int(r["feedback_id"]))} for r in rows[:REPLY_ROWS]]
+    return shown, len(rows)
 
 
 def queue_panels(ctx: Container, venue_id: str) -> list[dict[str, Any]]:
@@ -108,12 +124,26 @@ def queue_panels(ctx: Container, venue_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def latest_reports(ctx: Container, venue_id: str) -> dict[str, dict[str, Any] | None]:
-    found = {}
+def latest_reports(ctx: Container, venue_id: str, zone: str) -> dict[str, dict[str, Any] | None]:
+    """The newest daily and weekly report, each with its period in the venue's local days."""
+    found: dict[str, dict[str, Any] | None] = {}
     for kind in ("daily", "weekly"):
         rows = ctx.reports.list_for_venue(venue_id, kind=kind, limit=1)
-        found[kind] = report_service.public_report(rows[0]) if rows else None
+        found[kind] = None
+        if rows:
+            label = period_label(rows[0]["period_start"], rows[0]["period_end"], zone)
+            found[kind] = {**report_service.public_report(rows[0]), "period": label}
     return found
+
+
+def period_label(start: datetime, end: datetime, zone: str) -> str:
+    """'Fri 27 Nov 2026' for a day, 'Mon 16 Nov to Sun 22 Nov 2026' for a week ([start, end))."""
+    tz = ZoneInfo(zone)
+    first = start.astimezone(tz).date()
+    last = (end.astimezone(tz) - timedelta(microseconds=1)).date()
+    if first == last:
+        return f"{first:%a %d %b %Y}"
+    return f"{first:%a %d %b} to {last:%a %d %b %Y}"
 
 
 def stream_url(venue_id: str, since: datetime) -> str:
@@ -128,6 +158,7 @@ def venue_dashboard(ctx: Container, venue: Mapping[str, Any], *, now: datetime) 
     snapshot = ctx.stats.latest(venue_id)
     alerts = ordered_alerts(ctx.alerts.list_for_venue(venue_id, limit=50))
     trend = venue_trend(ctx, venue_id=venue_id, timezone=zone, now=now)
+    replies, waiting = pending_replies(ctx, venue_id)
     return {
         "venue": venue,
         "now": now,
@@ -137,9 +168,10 @@ def venue_dashboard(ctx: Container, venue: Mapping[str, Any], *, now: datetime) 
         "charts": trend_charts(trend),
         "alerts": alerts,
         "unread": sum(1 for a in alerts if not a["is_read"]),
-        "replies": pending_replies(ctx, venue_id),
+        "replies": replies,
+        "replies_waiting": waiting,
         "queue": queue_panels(ctx, venue_id),
-        "reports": latest_reports(ctx, venue_id),
-        "feedback": ctx.feedback.list_for_venue(venue_id, limit=8),
+        "reports": latest_reports(ctx, venue_id, zone),
+        "feedback": SqlTrendStore(ctx.engine).recent_feedback(venue_id, limit=8),
         "stream_url": stream_url(venue_id, now),
     }

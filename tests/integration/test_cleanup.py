@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import backend_of
 from factories import make_feedback, make_venue
 from sqlalchemy import Connection, Engine, delete, insert, select, update
+from support.databases import backend_of
 
 from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock

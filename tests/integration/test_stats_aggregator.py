@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from conftest import backend_of
 from factories import make_venue
 from sqlalchemy import Connection, Engine, event, insert, select
+from support.databases import backend_of
 
 from encore_backend.bootstrap import Container
 from encore_backend.domain.stats_windows import windows_for

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SERVER_URLS, create_database, drop_database, require_service
 from factories import make_venue
 from sqlalchemy import Engine, func, insert, select
+from support.databases import SERVER_URLS, create_database, drop_database, require_service
 from support.smtp_server import RecordingHandler, smtp_server
 
 from encore_backend.storage.sql import models as m

@@ -1,12 +1,13 @@
-"""Daily trends for the venue dashboard: feedback count and rating sum per UTC hour.
+"""Venue dashboard reads: feedback count and rating sum per UTC hour, and the newest feedback.
 
-A small per-venue query over 30 days (the covering index ix_feedback_stats), not the heavy
+Small per-venue queries on the index ix_feedback_stats (venue_id, created_at, …), not the heavy
 all-venue stats aggregate; callers fold the hours into the venue's local days.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -36,6 +37,17 @@ class SqlTrendStore:
         with read_only(self.engine) as conn:
             rows = conn.execute(query).all()
         return [(_hour_start(text), int(n), int(total or 0)) for text, n, total in rows]
+
+    def recent_feedback(self, venue_id: str, *, limit: int) -> list[dict[str, Any]]:
+        """The venue's newest feedback by creation time (ids follow ingestion, not creation)."""
+        query = (
+            select(F.feedback_id, F.rating, F.comment, F.status, F.created_at)
+            .where(F.venue_id == venue_id)
+            .order_by(F.created_at.desc(), F.feedback_id.desc())
+            .limit(limit)
+        )
+        with read_only(self.engine) as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def _hour_start(text: str) -> datetime:

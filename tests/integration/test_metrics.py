@@ -1,0 +1,107 @@
+"""GET /metrics: Prometheus text without auth; run counters fed by the run recorder, gauges
+read from the database (alerts by level, queue depth, replies, last runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from factories import make_customer, make_feedback, make_venue
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from encore_backend.api.app import create_app
+from encore_backend.bootstrap import Container
+from encore_backend.clock import ManualClock
+from encore_backend.domain.enums import RunStatus, RunTrigger
+from encore_backend.scheduler.runner import record_tick, run_job
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture
+def client(ctx: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(ctx, start_scheduler=False)) as test_client:
+        yield test_client
+
+
+def scrape(client: TestClient) -> Samples:
+    """Every sample of /metrics by (name, sorted labels); the request carries no token."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def seed(ctx: Container, clock: ManualClock) -> None:
+    """Two happy guests at an auto-sending venue, and one critical complaint."""
+    now = clock.now()
+    make_venue(ctx.engine, "v1", now=now, settings={"auto_send_enabled": True})
+    for n, comment in enumerate(("Lovely evening.", "Great food.", "I got food poisoning.")):
+        customer = make_customer(ctx.engine, now=now, email=f"guest{n}@example.com")
+        make_feedback(
+            ctx.engine,
+            "v1",
+            created_at=now - timedelta(hours=1),
+            rating=5 if n < 2 else 1,
+            comment=comment,
+            customer_id=customer,
+        )
+
+
+def test_metrics_count_runs_and_read_gauges(
+    ctx: Container, clock: ManualClock, client: TestClient
+) -> None:
+    seed(ctx, clock)
+    before = scrape(client)
+    for job_id in ("alert_detector", "ai_generator", "stats_aggregator"):
+        assert run_job(ctx, job_id, trigger=RunTrigger.MANUAL)["status"] == RunStatus.SUCCESS
+    after = scrape(client)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    ran = {"job_id": "alert_detector", "trigger": "manual", "status": "success"}
+    assert delta("encore_job_runs_total", **ran) == 1
+    assert delta("encore_job_items_processed_total", job_id="alert_detector") == 3
+    assert delta("encore_job_duration_seconds_count", job_id="ai_generator") == 1
+    assert value(after, "encore_job_last_run_success", job_id="stats_aggregator") == 1
+    assert value(after, "encore_job_last_run_items", job_id="alert_detector") == 3
+    assert value(after, "encore_alerts", level="critical") == 1
+    assert value(after, "encore_alerts", level="high") == 0  # one alert per feedback: its top level
+    assert value(after, "encore_email_queue_items", status="pending") == 2
+    assert ("encore_email_queue_items", (("status", "failed"),)) in after
+    assert value(after, "encore_ai_replies", status="auto_approved") == 2
+    assert value(after, "encore_ai_replies", status="pending_approval") == 1
+    assert ("encore_webhook_deliveries", (("status", "failed"),)) in after
+
+
+def test_failed_and_missed_runs_are_counted(
+    ctx: Container, clock: ManualClock, client: TestClient
+) -> None:
+    before = scrape(client)
+    failed = run_job(ctx, "alert_detector", trigger=RunTrigger.MANUAL, params={"batch_size": "x"})
+    assert failed["status"] == RunStatus.FAILED
+    record_tick(ctx, "stats_aggregator", fire_time=clock.now(), status=RunStatus.MISSED)
+    after = scrape(client)
+    assert (
+        value(after, "encore_job_failures_total", job_id="alert_detector")
+        - value(before, "encore_job_failures_total", job_id="alert_detector")
+        == 1
+    )
+    missed = {"job_id": "stats_aggregator", "trigger": "schedule", "status": "missed"}
+    assert (
+        value(after, "encore_job_runs_total", **missed)
+        - value(before, "encore_job_runs_total", **missed)
+        == 1
+    )
+    assert value(after, "encore_job_last_run_success", job_id="alert_detector") == 0
