@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     email_failed_retention_days: int = Field(30, gt=0)
     high_value_customer_min_spend: Decimal = Field(Decimal("1000"), ge=0)
     encore_public_url: str = "http://127.0.0.1:8000"
+    # Signs unsubscribe links; falls back to ENCORE_ADMIN_TOKEN (rotating that breaks old links).
+    encore_unsubscribe_secret: str | None = None
 
     @field_validator("scheduler_cleanup_weekday")
     @classmethod

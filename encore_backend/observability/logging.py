@@ -63,3 +63,4 @@ def use_json_logs(level: int = logging.INFO) -> None:
         uv = logging.getLogger(name)
         uv.handlers.clear()
         uv.propagate = True
+        uv.setLevel(logging.NOTSET)  # follow the root's level (an earlier uvicorn.Config set one)

@@ -13,12 +13,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
-from encore_backend.clock import iso_z
+from encore_backend.clock import as_utc, iso_z
 from encore_backend.domain.alert_rules import (
     LOW_RATING,
     REPEAT_WINDOW,
@@ -29,6 +29,7 @@ from encore_backend.domain.alert_rules import (
 )
 from encore_backend.domain.enums import AlertLevel, DeliveryStatus
 from encore_backend.notify.webhook import event_body
+from encore_backend.services.manager_mail import ALERT, manager_items
 from encore_backend.storage.sql.alerts import SavedScan
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ log = logging.getLogger("encore.alerts")
 
 BATCH_SIZE = 500
 DEFAULT_NOTIFY_LEVEL = AlertLevel.HIGH
+ALERT_EMAIL_MAX_AGE = timedelta(days=1)  # older feedback raises its alert but mails no manager
 PUBLIC_FIELDS = ("alert_id", "venue_id", "feedback_id", "level", "title", "description", "reasons")
 T = TypeVar("T")
 History = dict[tuple[int, str], list[tuple[datetime, int]]]
@@ -95,6 +97,7 @@ def scan_batch(ctx: Container, rows: Sequence[Mapping[str, Any]], *, now: dateti
     history = low_rating_history(ctx, rows)
     alerts: list[dict[str, Any]] = []
     deliveries: dict[str, dict[str, Any]] = {}
+    emails: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         draft = assess(facts_of(row, history), rules_of(ctx, row))
         if draft is None:
@@ -103,11 +106,33 @@ def scan_batch(ctx: Container, rows: Sequence[Mapping[str, Any]], *, now: dateti
         alerts.append(alert)
         if should_notify(row, draft.level):
             deliveries[alert["alert_id"]] = delivery_row(row, alert, now=now)
+        if draft.level == AlertLevel.CRITICAL and is_recent(row, now):
+            emails[alert["alert_id"]] = alert_emails(ctx, row, alert, now=now)
     ids = [int(r["feedback_id"]) for r in rows]
     return retry_on_deadlock(
         lambda: ctx.alerts.save_scan(
-            feedback_ids=ids, alerts=alerts, deliveries=deliveries, now=now
+            feedback_ids=ids, alerts=alerts, deliveries=deliveries, now=now, emails=emails
         )
+    )
+
+
+def is_recent(row: Mapping[str, Any], now: datetime) -> bool:
+    """Feedback new enough for a manager to act on today: imported history is not mailed."""
+    return as_utc(row["created_at"]) >= now - ALERT_EMAIL_MAX_AGE
+
+
+def alert_emails(
+    ctx: Container, row: Mapping[str, Any], alert: Mapping[str, Any], *, now: datetime
+) -> list[dict[str, Any]]:
+    """A critical alert's email to each of the venue's managers (SPEC §7), due now."""
+    return manager_items(
+        ctx.settings,
+        kind=ALERT,
+        venue_id=alert["venue_id"],
+        manager_emails=row["manager_emails"],
+        now=now,
+        alert_id=alert["alert_id"],
+        feedback_id=alert["feedback_id"],
     )
 
 

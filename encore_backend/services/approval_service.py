@@ -25,7 +25,7 @@ REJECTABLE = (*APPROVABLE, ReplyStatus.APPROVED)
 REPLY_FIELDS = ("response_id", "feedback_id", "venue_id", "subject", "body", "status")
 MORE_FIELDS = ("provider", "model", "error", "hold_reason", "approved_by")
 QUEUE_FIELDS = ("queue_id", "feedback_id", "response_id", "venue_id", "customer_email")
-QUEUE_MORE = ("status", "error", "attempts")
+QUEUE_MORE = ("status", "error", "attempts", "kind", "report_id", "alert_id")
 
 
 def public_reply(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,7 +40,8 @@ def public_reply(row: Mapping[str, Any]) -> dict[str, Any]:
 def public_item(row: Mapping[str, Any]) -> dict[str, Any]:
     """The queue item document of SPEC §6, times ISO Z."""
     doc = {k: row[k] for k in (*QUEUE_FIELDS, *QUEUE_MORE)}
-    doc["feedback_id"] = int(row["feedback_id"])
+    # A report's email to a manager has no feedback (kind "report"; see models.email_queue).
+    doc["feedback_id"] = None if row["feedback_id"] is None else int(row["feedback_id"])
     for key in ("scheduled_send_time", "created_at", "sent_at"):
         doc[key] = iso_z(row[key])
     return doc
@@ -48,11 +49,12 @@ def public_item(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def draft_now(ctx: Container, *, feedback_id: int) -> dict[str, Any]:
     """Draft one reply now (the one-by-one flow); it waits for approval or stays `generated`.
-    ConflictError when the feedback already has a reply."""
+    A reply whose generation failed is replaced; ConflictError for any other existing reply."""
     row = ctx.replies.draft_source(feedback_id)
     if row is None:
         raise LookupError(feedback_id)
-    if ctx.replies.for_feedback(feedback_id) is not None:
+    existing = ctx.replies.for_feedback(feedback_id)
+    if existing is not None and not _discard_failed_draft(ctx, existing):
         raise ConflictError(f"feedback {feedback_id} already has a reply")
     now = ctx.clock.now()
     run = RunClock(ctx, now, budget=run_budget(0, max_seconds=60))
@@ -69,6 +71,16 @@ def draft_now(ctx: Container, *, feedback_id: int) -> dict[str, Any]:
     if stored is None:
         raise ConflictError(f"feedback {feedback_id} already has a reply")
     return public_reply(stored)
+
+
+def _discard_failed_draft(ctx: Container, reply: Mapping[str, Any]) -> bool:
+    """Drop a reply whose generation failed (it was never queued) so it can be drafted again;
+    False for any other reply (a failed *send* is requeued instead, never redrafted)."""
+    if reply["status"] != ReplyStatus.FAILED.value:
+        return False
+    if ctx.email_queue.for_response(reply["response_id"]) is not None:
+        return False
+    return ctx.replies.delete_failed(reply["response_id"])
 
 
 def approve(

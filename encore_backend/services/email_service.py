@@ -25,6 +25,7 @@ from encore_backend.providers.email import (
 )
 from encore_backend.providers.email.base import sender_domain
 from encore_backend.providers.errors import ProviderError, TransientProviderError
+from encore_backend.services.manager_mail import manager_message
 from encore_backend.services.pacing import RunClock, backoff_seconds, run_budget, wait_for_permit
 
 if TYPE_CHECKING:
@@ -35,10 +36,11 @@ log = logging.getLogger("encore.email")
 EMAIL_LIMIT = "emails"
 SENDER_KEY = "email_sender"  # ctx.extras key: an injected EmailSender (tests)
 PENDING, CANCELLED = "pending", "cancelled"
+REPLY = "reply"  # the kind of a customer reply's queue item
 SEND_LEASE = timedelta(minutes=5)  # far longer than one send (SMTP timeout 30 s)
 RETRY_BASE_SECONDS = 60.0
 RETRY_CAP_SECONDS = 3600.0
-# Until a dedicated secret setting exists the admin token signs unsubscribe links.
+# Without ENCORE_UNSUBSCRIBE_SECRET or ENCORE_ADMIN_TOKEN (a dev set-up), links use this key.
 DEV_UNSUBSCRIBE_SECRET = "encore-dev-unsubscribe-secret"
 
 
@@ -56,7 +58,11 @@ class SendReport:
 
 def unsubscribe_secret(settings: Settings) -> str:
     """The key of unsubscribe links (the /unsubscribe page verifies with the same one)."""
-    return settings.encore_admin_token or DEV_UNSUBSCRIBE_SECRET
+    return (
+        settings.encore_unsubscribe_secret
+        or settings.encore_admin_token
+        or DEV_UNSUBSCRIBE_SECRET
+    )
 
 
 def email_sender(ctx: Container) -> EmailSender:
@@ -77,6 +83,7 @@ def new_queue_item(
     reason = cancel_reason(customer)
     return {
         "queue_id": queue_id,
+        "kind": REPLY,
         "feedback_id": reply["feedback_id"],
         "response_id": reply["response_id"],
         "venue_id": reply["venue_id"],
@@ -91,7 +98,9 @@ def new_queue_item(
 
 
 def cancel_reason(customer: Mapping[str, Any]) -> str | None:
-    """Why this customer must get no email, if so."""
+    """Why this recipient must get no email, if so (managers never unsubscribe)."""
+    if customer.get("kind", REPLY) != REPLY:
+        return None if customer.get("customer_email") else "no recipient address"
     if customer.get("customer_id") is None or not customer.get("customer_email"):
         return "customer has no email address"
     if customer.get("unsubscribed_at") is not None:
@@ -148,7 +157,7 @@ def send_one(
         report.cancelled += 1
         return False
     try:
-        result = sender.send(reply_message(ctx.settings, item, now=now))
+        result = sender.send(message_for(ctx.settings, item, now=now))
     except TransientProviderError as exc:
         _retry_or_fail(ctx, item, exc, claim=claim, now=now, backend=sender.backend, report=report)
     except Exception as exc:  # permanent, or unknown: never risk a second copy
@@ -198,6 +207,13 @@ def _retry_or_fail(
         item, claim=claim, now=now, error=exc.reason, next_attempt_at=retry_at, backend=backend
     )
     report.retried += 1
+
+
+def message_for(settings: Settings, item: Mapping[str, Any], *, now: datetime) -> EmailMessage:
+    """The email a claimed item carries: a customer reply, or a report or alert to a manager."""
+    if item["kind"] == REPLY:
+        return reply_message(settings, item, now=now)
+    return manager_message(settings, item, now=now)
 
 
 def reply_message(settings: Settings, item: Mapping[str, Any], *, now: datetime) -> EmailMessage:

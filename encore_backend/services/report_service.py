@@ -19,6 +19,7 @@ from encore_backend.clock import as_utc, iso_z
 from encore_backend.domain.report_content import FeedbackFact, PeriodFacts, compose
 from encore_backend.domain.report_periods import Kind, Period, due_periods, previous
 from encore_backend.domain.stats_windows import zone_of
+from encore_backend.services.manager_mail import report_items
 from encore_backend.storage.sql.reports import SqlReportStore, spans_for
 
 if TYPE_CHECKING:
@@ -47,8 +48,8 @@ class ReportRun:
 
 def missing_reports(
     store: SqlReportStore, *, kind: Kind, now: datetime, hour: int, lookback: int | None = None
-) -> tuple[int, list[Due]]:
-    """(venue count, the due reports not stored yet), in two queries."""
+) -> tuple[list[dict[str, Any]], list[Due]]:
+    """(every venue, the due reports not stored yet), in two queries."""
     venues = store.venues()
     due = [
         Due(v["venue_id"], v["timezone"], p)
@@ -58,22 +59,27 @@ def missing_reports(
         )
     ]
     if not due:
-        return len(venues), []
+        return venues, []
     have = store.existing(kind=kind, since=min(d.period.start for d in due))
-    return len(venues), [d for d in due if (d.venue_id, d.period.start) not in have]
+    return venues, [d for d in due if (d.venue_id, d.period.start) not in have]
 
 
 def produce_reports(
     ctx: Container, *, kind: Kind, now: datetime, lookback: int | None = None
 ) -> ReportRun:
-    """Insert every due `kind` report that is not stored yet; rerunning adds none."""
+    """Insert every due `kind` report that is not stored yet, with the email of each venue's
+    newest one to its managers queued in the same transaction; rerunning adds none."""
     now = as_utc(now)
     hour = ctx.settings.scheduler_daily_report_hour
     venues, missing = missing_reports(ctx.reports, kind=kind, now=now, hour=hour, lookback=lookback)
     if not missing:
-        return ReportRun(venues=venues)
+        return ReportRun(venues=len(venues))
     rows = build_reports(ctx.reports, missing, now=now)
-    return ReportRun(venues=venues, missing=len(missing), created=ctx.reports.insert(rows))
+    by_id = {v["venue_id"]: v for v in venues}
+    created = ctx.reports.insert(
+        rows, emails=lambda stored: report_items(ctx.settings, by_id, stored, now=now)
+    )
+    return ReportRun(venues=len(venues), missing=len(missing), created=created)
 
 
 def build_reports(

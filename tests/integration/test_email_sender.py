@@ -7,12 +7,11 @@ every attempt in email_history, and the stats fed by what was sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from reply_support import all_rows, feedback, feedback_row, use_manual_sleep, venue
-from support.smtp_server import RecordingHandler, smtp_server
+from reply_support import all_rows, feedback, feedback_row, venue
+from support.smtp_server import RecordingHandler
 
 from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock
@@ -21,29 +20,6 @@ from encore_backend.scheduler.jobs import ai_generator, email_sender
 from encore_backend.services.email_service import unsubscribe_secret
 from encore_backend.services.stats_service import compute_stats
 from encore_backend.storage.sql import models as m
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[RecordingHandler, int]]:
-    handler = RecordingHandler()
-    with smtp_server(handler) as port:
-        yield handler, port
-
-
-@pytest.fixture
-def handler(
-    ctx: Container, clock: ManualClock, smtp: tuple[RecordingHandler, int]
-) -> RecordingHandler:
-    """ctx sends through the SMTP server; its record and faults start empty."""
-    recording, port = smtp
-    recording.faults.clear()
-    recording.messages.clear()
-    recording.envelopes.clear()
-    ctx.settings = ctx.settings.model_copy(
-        update={"email_backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port}
-    )
-    use_manual_sleep(ctx, clock)
-    return recording
 
 
 def queue_one(ctx: Container, *, delay: int = 0, **kwargs: object) -> dict:

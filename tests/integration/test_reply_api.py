@@ -20,6 +20,7 @@ from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock
 from encore_backend.domain.enums import Role
 from encore_backend.providers.email import make_unsubscribe_token
+from encore_backend.providers.errors import PermanentProviderError
 from encore_backend.scheduler.jobs import ai_generator, email_sender
 from encore_backend.services.email_service import unsubscribe_secret
 from encore_backend.storage.sql import models as m
@@ -165,3 +166,22 @@ def test_one_click_unsubscribe_stops_a_queued_email(
     email_sender.run(ctx, clock.now())
     assert outbox(ctx) == []
     assert ctx.email_queue.get(item["queue_id"])["error"] == "customer unsubscribed"  # type: ignore[index]
+
+
+def test_a_reply_whose_generation_failed_can_be_drafted_again_by_hand(
+    ctx: Container, clock: ManualClock, client: TestClient
+) -> None:
+    venue(ctx)
+    use_provider(ctx, ScriptedProvider(clock, [PermanentProviderError("model refused")]))
+    fid = feedback(ctx)
+    ai_generator.run(ctx, clock.now())
+    failed = ctx.replies.for_feedback(fid)
+    assert failed is not None and failed["status"] == "failed"
+
+    drafted = client.post(f"/api/feedback/{fid}/responses", headers=ADMIN)
+
+    assert drafted.status_code == 201, drafted.text
+    assert drafted.json()["status"] == "generated"
+    assert drafted.json()["response_id"] != failed["response_id"]
+    assert [r["status"] for r in all_rows(ctx, m.ai_responses)] == ["generated"]
+    assert client.post(f"/api/feedback/{fid}/responses", headers=ADMIN).status_code == 409

@@ -2,6 +2,10 @@
 
 from encore_backend.providers.email.base import EmailSender, SendResult, ensure_message_id
 from encore_backend.providers.email.factory import build_email_sender
+from encore_backend.providers.email.manager_messages import (
+    build_alert_message,
+    build_report_message,
+)
 from encore_backend.providers.email.message import (
     InlineImage,
     build_html_message,
@@ -20,9 +24,11 @@ __all__ = [
     "InlineImage",
     "SendResult",
     "UnsubscribeClaim",
+    "build_alert_message",
     "build_email_sender",
     "build_html_message",
     "build_reply_message",
+    "build_report_message",
     "ensure_message_id",
     "make_unsubscribe_token",
     "render_template",

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Insert, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.email_queue import insert_items
 from encore_backend.storage.sql.engine import read_only
 
 A = m.alerts.c
@@ -33,6 +34,7 @@ SCAN_COLUMNS = (
     m.venue_settings.c.alert_rules_disabled,
     m.venue_settings.c.alert_notify_min_level,
     m.venues.c.webhook_url,
+    m.venues.c.manager_emails,
 )
 
 
@@ -160,8 +162,10 @@ class SqlAlertStore:
         alerts: Sequence[Mapping[str, Any]],
         deliveries: Mapping[str, Mapping[str, Any]],
         now: datetime,
+        emails: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> SavedScan:
-        """Mark the batch scanned and insert its alerts and their deliveries, atomically.
+        """Mark the batch scanned and insert its alerts, their webhook deliveries and their
+        emails to managers (queue items by alert id), atomically.
 
         Marking first makes a concurrent scanner of the same rows wait for this commit (row
         locks), then find nothing left to mark; alerts it still inserts are skipped as
@@ -177,6 +181,8 @@ class SqlAlertStore:
             rows = [dict(deliveries[i]) for i in ids if i in ours and i in deliveries]
             if rows:
                 conn.execute(insert(m.webhook_deliveries), rows)
+            mail = emails or {}
+            insert_items(conn, [item for i in ids if i in ours for item in mail.get(i, ())])
         inserted = [dict(a) for a in alerts if a["alert_id"] in ours]
         return SavedScan(marked, inserted, [r["delivery_id"] for r in rows])
 

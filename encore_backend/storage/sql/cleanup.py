@@ -79,11 +79,19 @@ def _missing(column: Any, ref: Any) -> Any:
     return ~exists().where(column == ref)
 
 
+def _dangling(column: Any, ref: Any) -> Any:
+    """An optional reference that is set but points at no row (a report's email has no
+    feedback, a reply's no report)."""
+    return ref.is_not(None) & _missing(column, ref)
+
+
 def orphan_rules() -> list[Rule]:
     """Queue items, replies and alerts whose feedback, reply or venue no longer exists."""
     queue = select(Q.queue_id).where(
-        _missing(F.feedback_id, Q.feedback_id)
-        | _missing(R.response_id, Q.response_id)
+        _dangling(F.feedback_id, Q.feedback_id)
+        | _dangling(R.response_id, Q.response_id)
+        | _dangling(m.reports.c.report_id, Q.report_id)
+        | _dangling(A.alert_id, Q.alert_id)
         | _missing(V.venue_id, Q.venue_id)
     )
     replies = select(R.response_id).where(

@@ -1,5 +1,7 @@
 """The delayed email queue (`encore_email_queue`) and the log of every attempt (`email_history`).
 
+One queue carries every email: customer replies, and reports and critical alerts to managers.
+
 A worker claims an item with `UPDATE … WHERE status = 'pending'` (one winner), under a lease and a
 claim token. Every outcome is written together with the reply, the feedback and a history row, and
 only by the claim that holds the item. An item left `sending` past its lease belonged to a worker
@@ -9,7 +11,7 @@ that died mid-send: it becomes `failed` "outcome unknown" and is never resent au
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +31,9 @@ Q, H, R, F, C, V = (
 PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
 OUTCOME_UNKNOWN = "outcome unknown"
 CLAIM_CANDIDATES = 16  # due ids read per claim; one is tried at random so racing workers spread
-SEND_COLUMNS = (
+REPLY, REPORT, ALERT = "reply", "report", "alert"  # queue item kinds (models.email_queue)
+QUOTED_COMMENTS = 12  # example comments a report email quotes, at most
+_REPLY_CONTEXT = select(
     m.email_queue,
     R.subject,
     R.body,
@@ -40,7 +44,58 @@ SEND_COLUMNS = (
     C.unsubscribed_at,
     V.name.label("venue_name"),
     V.manager_emails,
+).select_from(
+    m.email_queue.join(m.ai_responses, R.response_id == Q.response_id)
+    .join(m.feedback, F.feedback_id == Q.feedback_id)
+    .join(m.venues, V.venue_id == Q.venue_id)
+    .outerjoin(m.customers, C.customer_id == F.customer_id)
 )
+_REPORT_CONTEXT = select(
+    m.email_queue,
+    m.reports.c.kind.label("report_kind"),
+    m.reports.c.content,
+    V.name.label("venue_name"),
+).select_from(
+    m.email_queue.join(m.reports, m.reports.c.report_id == Q.report_id).join(
+        m.venues, V.venue_id == Q.venue_id
+    )
+)
+_ALERT_CONTEXT = select(
+    m.email_queue,
+    m.alerts.c.level,
+    m.alerts.c.title,
+    m.alerts.c.description,
+    m.alerts.c.reasons,
+    m.alerts.c.detected_at,
+    F.rating,
+    F.comment,
+    C.name.label("customer_name"),
+    V.name.label("venue_name"),
+).select_from(
+    m.email_queue.join(m.alerts, m.alerts.c.alert_id == Q.alert_id)
+    .join(m.feedback, F.feedback_id == m.alerts.c.feedback_id)
+    .join(m.venues, V.venue_id == Q.venue_id)
+    .outerjoin(m.customers, C.customer_id == F.customer_id)
+)
+CONTEXT_QUERIES = {REPLY: _REPLY_CONTEXT, REPORT: _REPORT_CONTEXT, ALERT: _ALERT_CONTEXT}
+
+
+def insert_items(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Queue items written inside another store's transaction (a report's or an alert's email
+    is queued atomically with the report or alert itself)."""
+    if rows:
+        conn.execute(insert(m.email_queue), [dict(r) for r in rows])
+
+
+def _report_comments(conn: Connection, content: Mapping[str, Any]) -> dict[int, str]:
+    """Comments of the feedback a report names (critical alerts, issue examples), for quoting."""
+    ids = [int(a["feedback_id"]) for a in content.get("critical_alert_list", [])]
+    ids += [int(i) for issue in content.get("top_issues", []) for i in issue["feedback_ids"][:1]]
+    wanted = list(dict.fromkeys(ids))[:QUOTED_COMMENTS]
+    if not wanted:
+        return {}
+    query = select(F.feedback_id, F.comment).where(F.feedback_id.in_(wanted))
+    return {int(i): c for i, c in conn.execute(query) if c}
 
 
 class QueueAdmin:
@@ -189,20 +244,19 @@ class SqlEmailQueueStore(QueueAdmin):
                     return self.send_context(queue_id)
 
     def send_context(self, queue_id: str) -> dict[str, Any] | None:
-        """The item with what its message needs: reply text, comment, customer, venue."""
-        query = (
-            select(*SEND_COLUMNS)
-            .select_from(
-                m.email_queue.join(m.ai_responses, R.response_id == Q.response_id)
-                .join(m.feedback, F.feedback_id == Q.feedback_id)
-                .join(m.venues, V.venue_id == Q.venue_id)
-                .outerjoin(m.customers, C.customer_id == F.customer_id)
-            )
-            .where(Q.queue_id == queue_id)
-        )
+        """The item with what its message needs: for a reply the reply text, comment, customer
+        and venue; for a report or an alert to a manager, that report or alert and the venue."""
         with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return dict(row._mapping) if row else None
+            kind = conn.execute(select(Q.kind).where(Q.queue_id == queue_id)).scalar()
+            if kind is None:
+                return None
+            row = conn.execute(CONTEXT_QUERIES[kind].where(Q.queue_id == queue_id)).first()
+            if row is None:
+                return None
+            item = dict(row._mapping)
+            if kind == REPORT:
+                item["comments"] = _report_comments(conn, item["content"])
+        return item
 
     def _claim(self, queue_id: str, *, now: datetime, claim: str, lease_until: datetime) -> bool:
         with self.engine.begin() as conn:
@@ -222,21 +276,13 @@ class SqlEmailQueueStore(QueueAdmin):
         backend: str,
         provider_message_id: str | None,
     ) -> bool:
-        """Item, reply and feedback are sent/responded; False if the claim had been taken away."""
-        seconds = max(int((now - item["feedback_created_at"]).total_seconds()), 0)
+        """Item sent (for a reply, the reply and feedback too); False if the claim had been
+        taken away."""
         with self.engine.begin() as conn:
             # Matches even after a reaper marked it "outcome unknown" (it keeps the claim): sent.
             won = _move(conn, item, claim, status=SENT, sent_at=now, error=None)
-            _set_reply(conn, item, ReplyStatus.SENT, sent_at=now, error=None)
-            conn.execute(
-                update(m.feedback)
-                .where(F.feedback_id == item["feedback_id"])
-                .values(
-                    status=FeedbackStatus.RESPONDED.value,
-                    responded_at=now,
-                    response_seconds=seconds,
-                )
-            )
+            if item["kind"] == REPLY:
+                _reply_sent(conn, item, now)
             _history(conn, item, now, SENT, None, backend, provider_message_id)
         return won
 
@@ -334,10 +380,28 @@ def _move(
 def _set_reply(
     conn: Connection, item: Mapping[str, Any], status: ReplyStatus, **values: Any
 ) -> None:
+    """Keep a reply's status in step with its queue item (report and alert items have none)."""
+    if item.get("response_id") is None:
+        return
     conn.execute(
         update(m.ai_responses)
         .where(R.response_id == item["response_id"])
         .values(status=status.value, **values)
+    )
+
+
+def _reply_sent(conn: Connection, item: Mapping[str, Any], now: datetime) -> None:
+    """The reply is sent and its feedback responded, with the response time."""
+    seconds = max(int((now - item["feedback_created_at"]).total_seconds()), 0)
+    _set_reply(conn, item, ReplyStatus.SENT, sent_at=now, error=None)
+    conn.execute(
+        update(m.feedback)
+        .where(F.feedback_id == item["feedback_id"])
+        .values(
+            status=FeedbackStatus.RESPONDED.value,
+            responded_at=now,
+            response_seconds=seconds,
+        )
     )
 
 

@@ -217,22 +217,29 @@ ai_responses = Table(
     Index("ix_ai_responses_feedback", "feedback_id", unique=True),
 )
 
+# One queue for every email we send (same claim, limits and retries): `kind` says what it carries.
+# reply: a customer's reply (feedback_id, response_id); report: a daily/weekly report to one
+# manager (report_id); alert: a critical alert to one manager (alert_id, feedback_id).
+# `customer_email` is the recipient: the customer for replies, the manager otherwise.
 email_queue = Table(
     "encore_email_queue",
     metadata,
     Column("queue_id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False, default="reply", server_default="reply"),
     Column(
         "feedback_id",
         BigId,
         ForeignKey("feedback.feedback_id", ondelete="CASCADE"),
-        nullable=False,
     ),
     Column(
         "response_id",
         String(36),
         ForeignKey("encore_ai_responses.response_id", ondelete="CASCADE"),
-        nullable=False,
         unique=True,  # one queue item per reply: approving twice never queues twice
+    ),
+    Column("report_id", String(36), ForeignKey("encore_reports.report_id", ondelete="CASCADE")),
+    Column(
+        "alert_id", String(36), ForeignKey("encore_venue_alerts.alert_id", ondelete="CASCADE")
     ),
     Column("venue_id", String(64), nullable=False),
     Column("customer_email", String(320)),
@@ -249,6 +256,9 @@ email_queue = Table(
     Column("message_id", String(255), nullable=False),
     Index("ix_email_queue_due", "status", "scheduled_send_time"),
     Index("ix_email_queue_venue", "venue_id", "scheduled_send_time"),
+    # One email per report or alert and recipient, however often the job reruns.
+    UniqueConstraint("report_id", "customer_email", name="uq_email_queue_report_recipient"),
+    UniqueConstraint("alert_id", "customer_email", name="uq_email_queue_alert_recipient"),
 )
 
 email_history = Table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from encore_backend.domain.enums import FeedbackStatus, ReplyStatus
@@ -96,6 +96,17 @@ class SqlReplyStore:
         with self.engine.connect() as conn:
             row = conn.execute(_source_query().where(F.feedback_id == feedback_id)).first()
         return dict(row._mapping) if row else None
+
+    def delete_failed(self, response_id: str) -> bool:
+        """Delete a `failed` reply that has no queue item; False if it changed meanwhile."""
+        no_item = ~exists().where(m.email_queue.c.response_id == R.response_id)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(m.ai_responses).where(
+                    R.response_id == response_id, R.status == ReplyStatus.FAILED.value, no_item
+                )
+            )
+        return result.rowcount == 1
 
     def save(
         self,

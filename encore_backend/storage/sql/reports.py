@@ -7,7 +7,7 @@ and one statement per fact (feedback, sent replies, critical alerts) reads them 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Insert, and_, or_, sel
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.email_queue import insert_items
 
 R, F = m.reports.c, m.feedback.c
 IN_CHUNK = 500
@@ -118,15 +119,24 @@ class SqlReportStore:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
-    def insert(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Insert reports, skipping any whose (venue, kind, period) exists; the ones inserted."""
+    def insert(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        emails: Callable[[list[dict[str, Any]]], Sequence[Mapping[str, Any]]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Insert reports, skipping any whose (venue, kind, period) exists; the ones inserted.
+        `emails(inserted)` gives queue items written in the same transaction."""
         if not rows:
             return []
         ids = [row["report_id"] for row in rows]
         with self.engine.begin() as conn:
             conn.execute(insert_ignoring_duplicates(conn), [dict(row) for row in rows])
             ours = set(conn.execute(select(R.report_id).where(R.report_id.in_(ids))).scalars())
-        return [dict(row) for row in rows if row["report_id"] in ours]
+            inserted = [dict(row) for row in rows if row["report_id"] in ours]
+            if emails is not None:
+                insert_items(conn, emails(inserted))
+        return inserted
 
     def get(self, report_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

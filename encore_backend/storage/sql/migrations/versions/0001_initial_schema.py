@@ -164,45 +164,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_ai_responses_sent_venue', ['sent_at', 'venue_id'], unique=False)
         batch_op.create_index('ix_ai_responses_status_venue', ['status', 'venue_id'], unique=False)
 
-    op.create_table('encore_email_queue',
-    sa.Column('queue_id', sa.String(length=36), nullable=False),
-    sa.Column('feedback_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('response_id', sa.String(length=36), nullable=False),
-    sa.Column('venue_id', sa.String(length=64), nullable=False),
-    sa.Column('customer_email', sa.String(length=320), nullable=True),
-    sa.Column('scheduled_send_time', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
-    sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('claimed_by', sa.String(length=128), nullable=True),
-    sa.Column('lease_expires_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
-    sa.Column('next_attempt_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
-    sa.Column('message_id', sa.String(length=255), nullable=False),
-    sa.ForeignKeyConstraint(['feedback_id'], ['feedback.feedback_id'], name=op.f('fk_encore_email_queue_feedback_id_feedback'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['response_id'], ['encore_ai_responses.response_id'], name=op.f('fk_encore_email_queue_response_id_encore_ai_responses'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('queue_id', name=op.f('pk_encore_email_queue')),
-    sa.UniqueConstraint('response_id', name=op.f('uq_encore_email_queue_response_id'))
-    )
-    with op.batch_alter_table('encore_email_queue', schema=None) as batch_op:
-        batch_op.create_index('ix_email_queue_due', ['status', 'scheduled_send_time'], unique=False)
-        batch_op.create_index('ix_email_queue_venue', ['venue_id', 'scheduled_send_time'], unique=False)
-
-    op.create_table('email_history',
-    sa.Column('history_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('queue_id', sa.String(length=36), nullable=False),
-    sa.Column('attempted_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
-    sa.Column('outcome', sa.String(length=24), nullable=False),
-    sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('backend', sa.String(length=16), nullable=True),
-    sa.Column('provider_message_id', sa.String(length=255), nullable=True),
-    sa.ForeignKeyConstraint(['queue_id'], ['encore_email_queue.queue_id'], name=op.f('fk_email_history_queue_id_encore_email_queue'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('history_id', name=op.f('pk_email_history'))
-    )
-    with op.batch_alter_table('email_history', schema=None) as batch_op:
-        batch_op.create_index('ix_email_history_queue', ['queue_id', 'attempted_at'], unique=False)
-
     op.create_table('rate_limit_slots',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('slot', sa.Integer(), autoincrement=False, nullable=False),
@@ -293,11 +254,59 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['venue_id'], ['venues.venue_id'], name=op.f('fk_encore_monthly_stats_venue_id_venues'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('venue_id', 'month', name=op.f('pk_encore_monthly_stats'))
     )
+    op.create_table('encore_email_queue',
+    sa.Column('queue_id', sa.String(length=36), nullable=False),
+    sa.Column('kind', sa.String(length=16), server_default='reply', nullable=False),
+    sa.Column('feedback_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('response_id', sa.String(length=36), nullable=True),
+    sa.Column('report_id', sa.String(length=36), nullable=True),
+    sa.Column('alert_id', sa.String(length=36), nullable=True),
+    sa.Column('venue_id', sa.String(length=64), nullable=False),
+    sa.Column('customer_email', sa.String(length=320), nullable=True),
+    sa.Column('scheduled_send_time', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('claimed_by', sa.String(length=128), nullable=True),
+    sa.Column('lease_expires_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
+    sa.Column('next_attempt_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=True),
+    sa.Column('message_id', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['feedback_id'], ['feedback.feedback_id'], name=op.f('fk_encore_email_queue_feedback_id_feedback'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['report_id'], ['encore_reports.report_id'], name=op.f('fk_encore_email_queue_report_id_encore_reports'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['alert_id'], ['encore_venue_alerts.alert_id'], name=op.f('fk_encore_email_queue_alert_id_encore_venue_alerts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['response_id'], ['encore_ai_responses.response_id'], name=op.f('fk_encore_email_queue_response_id_encore_ai_responses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('queue_id', name=op.f('pk_encore_email_queue')),
+    sa.UniqueConstraint('response_id', name=op.f('uq_encore_email_queue_response_id')),
+    sa.UniqueConstraint('report_id', 'customer_email', name='uq_email_queue_report_recipient'),
+    sa.UniqueConstraint('alert_id', 'customer_email', name='uq_email_queue_alert_recipient')
+    )
+    with op.batch_alter_table('encore_email_queue', schema=None) as batch_op:
+        batch_op.create_index('ix_email_queue_due', ['status', 'scheduled_send_time'], unique=False)
+        batch_op.create_index('ix_email_queue_venue', ['venue_id', 'scheduled_send_time'], unique=False)
+
+    op.create_table('email_history',
+    sa.Column('history_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('queue_id', sa.String(length=36), nullable=False),
+    sa.Column('attempted_at', encore_backend.storage.sql.types.UTCDateTime(), nullable=False),
+    sa.Column('outcome', sa.String(length=24), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('backend', sa.String(length=16), nullable=True),
+    sa.Column('provider_message_id', sa.String(length=255), nullable=True),
+    sa.ForeignKeyConstraint(['queue_id'], ['encore_email_queue.queue_id'], name=op.f('fk_email_history_queue_id_encore_email_queue'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('history_id', name=op.f('pk_email_history'))
+    )
+    with op.batch_alter_table('email_history', schema=None) as batch_op:
+        batch_op.create_index('ix_email_history_queue', ['queue_id', 'attempted_at'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('email_history')
+    op.drop_table('encore_email_queue')
     op.drop_table('encore_monthly_stats')
     op.drop_table('encore_reports')
     with op.batch_alter_table('webhook_attempts', schema=None) as batch_op:
@@ -313,8 +322,6 @@ def downgrade() -> None:
 
     op.drop_table('encore_venue_alerts')
     op.drop_table('rate_limit_slots')
-    op.drop_table('email_history')
-    op.drop_table('encore_email_queue')
     with op.batch_alter_table('encore_ai_responses', schema=None) as batch_op:
         batch_op.drop_index('ix_ai_responses_status_venue')
         batch_op.drop_index('ix_ai_responses_sent_venue')
