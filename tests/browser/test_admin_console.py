@@ -4,11 +4,14 @@ CSRF on every form, sign-out."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
-from live_site import ADMIN_TOKEN, Site, playwright_api, sign_in
+from live_site import ADMIN_TOKEN, Site, has_email, playwright_api, sign_in
 
+from encore_backend.domain.enums import ReplyStatus
 from encore_backend.scheduler.scheduler import EngineScheduler
+from encore_backend.services import approval_service
 
 expect = playwright_api().expect
 
@@ -88,3 +91,40 @@ def test_bad_token_and_manager_cannot_open_console(page: Any, site: Site) -> Non
     sign_in(page, site.venues[0].token)
     response = page.goto("/admin")
     assert response.status == 404
+
+
+def dead_workers_item(site: Site) -> dict[str, Any]:
+    """A reply approved, claimed by a worker that "died" (lease already over), then reaped:
+    failed with "outcome unknown", the case an operator requeues by hand."""
+    ctx, venue_id = site.ctx, site.venues[1].venue_id
+    drafts = ctx.replies.list_for_venue(venue_id, status=ReplyStatus.GENERATED.value, limit=50)
+    reply = next(r for r in drafts if has_email(ctx, r["feedback_id"]))
+    approval_service.approve(ctx, response_id=reply["response_id"], by="browser-test")
+    queued = ctx.email_queue.for_response(reply["response_id"])
+    now = ctx.clock.now()
+    claimed = ctx.email_queue.claim_next(
+        now=now, claim="dead-worker", lease_until=now - timedelta(seconds=1)
+    )
+    assert claimed is not None and claimed["queue_id"] == queued["queue_id"]
+    assert ctx.email_queue.expire_leases(now=now) == [queued["queue_id"]]
+    return ctx.email_queue.get(queued["queue_id"])
+
+
+def test_requeue_a_failed_email(page: Any, site: Site, screenshot: Any) -> None:
+    item = dead_workers_item(site)
+    assert item["status"] == "failed" and item["error"] == "outcome unknown"
+    sign_in(page, ADMIN_TOKEN)
+    row = page.locator("#queue-health tbody tr").filter(has_text=item["customer_email"])
+    expect(row).to_contain_text("outcome unknown")
+    screenshot(page, "admin-failed-email")
+    row.get_by_role("button", name="Requeue").click()
+    expect(page.locator(".notice")).to_have_text("The email is queued to send again now.")
+    expect(
+        page.locator("#queue-health tbody tr").filter(has_text=item["customer_email"])
+    ).to_have_count(0)
+    requeued = site.ctx.email_queue.get(item["queue_id"])
+    assert requeued["status"] == "pending" and requeued["attempts"] == 0
+    assert [h["outcome"] for h in site.ctx.email_queue.history(item["queue_id"])][-2:] == [
+        "outcome_unknown",
+        "requeued",
+    ]

@@ -78,7 +78,8 @@ def test_metrics_count_runs_and_read_gauges(
     assert value(after, "encore_job_last_run_items", job_id="alert_detector") == 3
     assert value(after, "encore_alerts", level="critical") == 1
     assert value(after, "encore_alerts", level="high") == 0  # one alert per feedback: its top level
-    assert value(after, "encore_email_queue_items", status="pending") == 2
+    # Two auto-approved replies, and the critical alert's email to the venue's one manager.
+    assert value(after, "encore_email_queue_items", status="pending") == 3
     assert ("encore_email_queue_items", (("status", "failed"),)) in after
     assert value(after, "encore_ai_replies", status="auto_approved") == 2
     assert value(after, "encore_ai_replies", status="pending_approval") == 1
