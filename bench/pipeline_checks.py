@@ -38,7 +38,9 @@ def observed(conn: Connection, outbox: Path, *, sleeps: int) -> dict[str, Any]:
 
 
 def expected(plan: list[Planned], *, paced: bool = False) -> dict[str, int]:
-    """What the plan implies: critical ones wait, the rest are sent or (no address) cancelled."""
+    """What the plan implies: critical ones wait, the rest are sent or (no address) cancelled;
+    each critical alert (all the plan's feedback is hours old) also emails the venue's one
+    manager through the same queue."""
     critical = sum(p.critical for p in plan)
     sendable = sum(p.has_email and not p.critical for p in plan)
     return {
@@ -48,8 +50,8 @@ def expected(plan: list[Planned], *, paced: bool = False) -> dict[str, int]:
         "replies": len(plan),
         "replies_pending_approval": critical,
         "replies_sent": sendable,
-        "queue_sent": sendable,
-        "eml_files": sendable,
+        "queue_sent": sendable + critical,
+        "eml_files": sendable + critical,
         "queue_cancelled": len(plan) - critical - sendable,
         "queue_pending": 0,
         "queue_failed": 0,

@@ -345,6 +345,8 @@ class SqlEmailQueueStore(QueueAdmin):
 
 
 def _due_ids(now: datetime) -> Any:
+    """Due ids oldest first, in ix_email_queue_due order: no tie-break column, which would sort
+    the whole backlog for every claim (quadratic over a large backlog)."""
     return (
         select(Q.queue_id)
         .where(
@@ -352,7 +354,7 @@ def _due_ids(now: datetime) -> Any:
             Q.scheduled_send_time <= now,
             or_(Q.next_attempt_at.is_(None), Q.next_attempt_at <= now),
         )
-        .order_by(Q.scheduled_send_time, Q.queue_id)
+        .order_by(Q.scheduled_send_time)
     )
 
 
