@@ -70,23 +70,18 @@ def report_items(
     *,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """Queue items for new reports: per venue and kind only the newest period (a catch-up after
-    an outage stores every missed report but mails one), when the venue has the kind switched
-    on (a venue without settings keeps the default: on)."""
-    newest: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for report in reports:
-        key = (report["venue_id"], report["kind"])
-        if key not in newest or report["period_start"] > newest[key]["period_start"]:
-            newest[key] = report
+    """Queue items for these reports, to each manager of a venue that has the kind switched on
+    (a venue without settings keeps the default: on). The caller picks which reports are mailed
+    (report_service: each venue's newest due period only)."""
     items = []
-    for (venue_id, kind), report in sorted(newest.items()):
-        venue = venues[venue_id]
-        if venue.get(REPORT_SWITCHES[kind]) is False:
+    for report in sorted(reports, key=lambda r: (r["venue_id"], r["kind"], r["period_start"])):
+        venue = venues[report["venue_id"]]
+        if venue.get(REPORT_SWITCHES[report["kind"]]) is False:
             continue
         items += manager_items(
             settings,
             kind=REPORT,
-            venue_id=venue_id,
+            venue_id=report["venue_id"],
             manager_emails=venue.get("manager_emails"),
             now=now,
             report_id=report["report_id"],

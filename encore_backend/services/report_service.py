@@ -46,10 +46,26 @@ class ReportRun:
     created: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class DuePlan:
+    """Every venue, the periods due now, and those of them not stored yet."""
+
+    venues: list[dict[str, Any]]
+    due: list[Due]
+    missing: list[Due]
+
+    def newest_starts(self) -> dict[str, datetime]:
+        """Each venue's newest due period (stored or not): the only one whose report is mailed."""
+        newest: dict[str, datetime] = {}
+        for d in self.due:
+            newest[d.venue_id] = max(d.period.start, newest.get(d.venue_id, d.period.start))
+        return newest
+
+
 def missing_reports(
     store: SqlReportStore, *, kind: Kind, now: datetime, hour: int, lookback: int | None = None
-) -> tuple[list[dict[str, Any]], list[Due]]:
-    """(every venue, the due reports not stored yet), in two queries."""
+) -> DuePlan:
+    """The venues, the due periods and the due reports not stored yet, in two queries."""
     venues = store.venues()
     due = [
         Due(v["venue_id"], v["timezone"], p)
@@ -59,9 +75,9 @@ def missing_reports(
         )
     ]
     if not due:
-        return venues, []
+        return DuePlan(venues, due, [])
     have = store.existing(kind=kind, since=min(d.period.start for d in due))
-    return venues, [d for d in due if (d.venue_id, d.period.start) not in have]
+    return DuePlan(venues, due, [d for d in due if (d.venue_id, d.period.start) not in have])
 
 
 def produce_reports(
@@ -71,15 +87,21 @@ def produce_reports(
     newest one to its managers queued in the same transaction; rerunning adds none."""
     now = as_utc(now)
     hour = ctx.settings.scheduler_daily_report_hour
-    venues, missing = missing_reports(ctx.reports, kind=kind, now=now, hour=hour, lookback=lookback)
-    if not missing:
-        return ReportRun(venues=len(venues))
-    rows = build_reports(ctx.reports, missing, now=now)
-    by_id = {v["venue_id"]: v for v in venues}
-    created = ctx.reports.insert(
-        rows, emails=lambda stored: report_items(ctx.settings, by_id, stored, now=now)
-    )
-    return ReportRun(venues=len(venues), missing=len(missing), created=created)
+    plan = missing_reports(ctx.reports, kind=kind, now=now, hour=hour, lookback=lookback)
+    if not plan.missing:
+        return ReportRun(venues=len(plan.venues))
+    rows = build_reports(ctx.reports, plan.missing, now=now)
+    by_id = {v["venue_id"]: v for v in plan.venues}
+    # Only the newest due period is mailed, judged over everything due (stored or not): a run
+    # that catches up older periods, or loses a race for some, never mails an older one.
+    newest = plan.newest_starts()
+
+    def emails(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        mailed = [r for r in stored if r["period_start"] == newest[r["venue_id"]]]
+        return report_items(ctx.settings, by_id, mailed, now=now)
+
+    created = ctx.reports.insert(rows, emails=emails)
+    return ReportRun(venues=len(plan.venues), missing=len(plan.missing), created=created)
 
 
 def build_reports(

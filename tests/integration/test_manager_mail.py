@@ -121,6 +121,21 @@ def test_a_catch_up_stores_every_missed_report_but_emails_the_newest(
     assert len(items(ctx, "report")) == len(MANAGERS)
 
 
+def test_older_reports_stored_after_the_newest_are_not_emailed(
+    ctx: Container, clock: ManualClock, handler: RecordingHandler
+) -> None:
+    """An hourly run (lookback 1) stores and mails the newest day; a catch-up run at the same
+    time then stores the older days and must not mail the newest of *those*."""
+    venue(ctx)
+    clock.set(MONDAY)
+    assert daily_report.run(ctx, clock.now(), lookback=1).items_processed == 1
+    first = {q["queue_id"] for q in items(ctx, "report")}
+
+    assert daily_report.run(ctx, clock.now(), lookback=3).items_processed == 2
+
+    assert {q["queue_id"] for q in items(ctx, "report")} == first
+
+
 def test_a_fresh_critical_alert_emails_each_manager_once(
     ctx: Container, clock: ManualClock, handler: RecordingHandler
 ) -> None:

@@ -16,10 +16,9 @@ import pytest
 from factories import make_venue
 from serve_proc import ADMIN, TICK_SECONDS, Serve, schedule_runs, stored_job_ids, wait_until
 from sqlalchemy import Engine, func, select
-from support.databases import create_database, drop_database
+from support.databases import scratch_database
 
 from encore_backend.scheduler.registry import REGISTRY
-from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.migrate import upgrade
 from encore_backend.storage.sql.models import alerts, computed_stats, job_runs
 
@@ -36,19 +35,9 @@ def servers() -> Iterator[list[Serve]]:
         server.stop()
 
 
-def fresh_db(backend: str, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    url = create_database(backend, tmp_path)
-    engine = make_engine(url)
-    try:
-        yield url, engine
-    finally:
-        engine.dispose()
-        drop_database(backend, url)
-
-
 @pytest.fixture(params=["sqlite", "mariadb", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    yield from fresh_db(request.param, tmp_path)
+    yield from scratch_database(request.param, tmp_path)
 
 
 def parse(value: str) -> datetime:
@@ -115,7 +104,7 @@ BENIGN = "Lovely evening, great staff."
 
 @pytest.fixture
 def mariadb(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    yield from fresh_db("mariadb", tmp_path)
+    yield from scratch_database("mariadb", tmp_path)
 
 
 def test_two_processes_on_one_mariadb_run_each_tick_once_and_alert_once(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,17 @@ def drop_database(backend: str, url: str) -> None:
 
 def backend_of(engine: Engine) -> str:
     return "mariadb" if engine.dialect.name in ("mysql", "mariadb") else engine.dialect.name
+
+
+def scratch_database(backend: str, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
+    """A new empty database (not migrated) and an engine on it, dropped afterwards: for tests
+    whose own child processes migrate or share it."""
+    from encore_backend.storage.sql.engine import make_engine
+
+    url = create_database(backend, tmp_path)
+    engine = make_engine(url)
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        drop_database(backend, url)
