@@ -2,6 +2,8 @@
 
 Feedback is written straight into the table with `alert_scanned_at` NULL (as another system
 would), so the detector's first scan finds it and the dashboards fill within one interval.
+Feedback older than a few days already has its reply (demo_history): the jobs draft only the
+recent rows, and the stats show a venue that has been answering its guests.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tqdm import tqdm
 
 from encore_backend.bootstrap import Container
 from encore_backend.clock import as_utc
+from encore_backend.demo_history import answer_history
 from encore_backend.demo_text import (
     ALERT_COMMENTS,
     COMMENTS,
@@ -76,6 +79,7 @@ def load_demo(
             rows = _venue_feedback(rng, venue, count, customers, now=now, days=days)
             for batch in _batches(rows, BATCH):
                 bar.update(ctx.feedback.bulk_insert_feedback(batch))
+            answer_history(ctx, rng, venue.venue_id, venue.name)
     return created
 
 

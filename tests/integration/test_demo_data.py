@@ -15,6 +15,7 @@ from encore_backend.api.deps import resolve_token
 from encore_backend.bootstrap import Container
 from encore_backend.cli import app as cli_app
 from encore_backend.demo import load_demo
+from encore_backend.demo_history import ANSWERED_BEFORE
 from encore_backend.demo_text import NEGATED_COMMENTS
 from encore_backend.domain import alert_rules
 from encore_backend.domain.enums import Role
@@ -96,3 +97,36 @@ def _facts(engine: Engine) -> list[tuple[Any, alert_rules.FeedbackFacts]]:
         if row.rating <= 2 and row.customer_id:
             earlier[key].append(row.created_at)
     return out
+
+
+def test_older_demo_feedback_was_answered_and_the_last_days_wait_for_the_jobs(
+    ctx: Container, engine: Engine
+) -> None:
+    load_demo(ctx, venues=2, feedback=300, days=30, seed=5, progress=False)
+    cutoff = ctx.clock.now() - ANSWERED_BEFORE
+    f, r, c = m.feedback.c, m.ai_responses.c, m.customers.c
+    query = select(
+        f.feedback_id,
+        f.created_at,
+        f.status,
+        f.response_seconds,
+        r.status.label("reply_status"),
+        r.sent_at,
+        c.email,
+    ).select_from(
+        m.feedback.outerjoin(m.ai_responses, r.feedback_id == f.feedback_id).outerjoin(
+            m.customers, c.customer_id == f.customer_id
+        )
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    old = [row for row in rows if row.created_at < cutoff]
+    recent = [row for row in rows if row.created_at >= cutoff]
+    assert old and recent
+    assert all(row.reply_status is None and row.status == "new" for row in recent)
+    for row in old:
+        if row.email:
+            assert (row.status, row.reply_status) == ("responded", "sent")
+            assert row.sent_at > row.created_at and row.response_seconds > 0
+        else:
+            assert (row.status, row.reply_status) == ("pending", "cancelled")

@@ -6,10 +6,21 @@ generator racing for the same feedback loses the insert and stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from encore_backend.domain.enums import FeedbackStatus, ReplyStatus
@@ -96,6 +107,55 @@ class SqlReplyStore:
         with self.engine.connect() as conn:
             row = conn.execute(_source_query().where(F.feedback_id == feedback_id)).first()
         return dict(row._mapping) if row else None
+
+    def unanswered_before(self, venue_id: str, before: datetime) -> list[dict[str, Any]]:
+        """The venue's feedback created before `before` with no reply, and its customer's name
+        and address (demo history, imports)."""
+        has_reply = exists().where(R.feedback_id == F.feedback_id)
+        query = (
+            select(
+                F.feedback_id,
+                F.venue_id,
+                F.rating,
+                F.comment,
+                F.created_at,
+                C.name.label("customer_name"),
+                C.email.label("customer_email"),
+            )
+            .select_from(m.feedback.outerjoin(m.customers, C.customer_id == F.customer_id))
+            .where(F.venue_id == venue_id, F.created_at < before, ~has_reply)
+            .order_by(F.feedback_id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def import_history(
+        self, replies: Sequence[Mapping[str, Any]], feedback: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Store past replies and their feedback's outcome in one transaction (bulk)."""
+        if not replies:
+            return
+        change = (
+            update(m.feedback)
+            .where(F.feedback_id == bindparam("fid"))
+            .values(
+                status=bindparam("new_status"),
+                responded_at=bindparam("new_responded_at"),
+                response_seconds=bindparam("new_response_seconds"),
+            )
+        )
+        rows = [
+            {
+                "fid": f["feedback_id"],
+                "new_status": f["status"],
+                "new_responded_at": f["responded_at"],
+                "new_response_seconds": f["response_seconds"],
+            }
+            for f in feedback
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(insert(m.ai_responses), [dict(r) for r in replies])
+            conn.execute(change, rows)
 
     def delete_failed(self, response_id: str) -> bool:
         """Delete a `failed` reply that has no queue item; False if it changed meanwhile."""
