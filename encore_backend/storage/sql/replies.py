@@ -109,20 +109,11 @@ class SqlReplyStore:
         return dict(row._mapping) if row else None
 
     def unanswered_before(self, venue_id: str, before: datetime) -> list[dict[str, Any]]:
-        """The venue's feedback created before `before` with no reply, and its customer's name
-        and address (demo history, imports)."""
+        """The venue's feedback created before `before` with no reply, as `candidates` rows
+        (demo history, imports)."""
         has_reply = exists().where(R.feedback_id == F.feedback_id)
         query = (
-            select(
-                F.feedback_id,
-                F.venue_id,
-                F.rating,
-                F.comment,
-                F.created_at,
-                C.name.label("customer_name"),
-                C.email.label("customer_email"),
-            )
-            .select_from(m.feedback.outerjoin(m.customers, C.customer_id == F.customer_id))
+            _source_query()
             .where(F.venue_id == venue_id, F.created_at < before, ~has_reply)
             .order_by(F.feedback_id)
         )
