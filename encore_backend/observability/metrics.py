@@ -29,6 +29,7 @@ log = logging.getLogger("encore.metrics")
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 QUEUE_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+QUEUE_KINDS = ("reply", "report", "alert")
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 
@@ -121,13 +122,16 @@ class StoreCollector(Collector):
         yield from gauges.values()
 
     def _queue(self) -> Iterator[Metric]:
-        yield by_label(
+        family = GaugeMetricFamily(
             "encore_email_queue_items",
-            "Email queue items by status",
-            "status",
-            self.ctx.email_queue.count_by_status(),
-            QUEUE_STATUSES,
+            "Email queue items by kind (reply, report, alert) and status",
+            labels=["kind", "status"],
         )
+        counts = self.ctx.email_queue.count_by_kind_and_status()
+        always = {(kind, status) for kind in QUEUE_KINDS for status in QUEUE_STATUSES}
+        for kind, status in sorted(always | set(counts)):
+            family.add_metric([kind, status], counts.get((kind, status), 0))
+        yield family
 
     def _alerts(self) -> Iterator[Metric]:
         yield by_label(

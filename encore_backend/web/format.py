@@ -20,6 +20,17 @@ def ago(then: datetime | None, now: datetime) -> str:
     return _span(seconds) + " ago"
 
 
+def next_run(when: datetime | None, now: datetime) -> str:
+    """A job's next fire time: 'in 3 minutes', 'now', or 'overdue by 2 hours' when no scheduler
+    has fired it (an operator's first clue that none is running)."""
+    if when is None:
+        return "—"
+    late = (now - when).total_seconds()
+    if late <= 0:
+        return ago(when, now)
+    return "now" if late < 60 else f"overdue by {_span(late)}"
+
+
 def _span(seconds: float) -> str:
     minutes = int(seconds // 60)
     if minutes < 90:

@@ -25,6 +25,7 @@ def templates() -> Jinja2Templates:
     )
     env.filters.update(
         ago=fmt.ago,
+        next_run=fmt.next_run,
         local=fmt.local_time,
         rating=fmt.rating,
         percent=fmt.percent,

@@ -79,8 +79,9 @@ def test_metrics_count_runs_and_read_gauges(
     assert value(after, "encore_alerts", level="critical") == 1
     assert value(after, "encore_alerts", level="high") == 0  # one alert per feedback: its top level
     # Two auto-approved replies, and the critical alert's email to the venue's one manager.
-    assert value(after, "encore_email_queue_items", status="pending") == 3
-    assert ("encore_email_queue_items", (("status", "failed"),)) in after
+    assert value(after, "encore_email_queue_items", kind="reply", status="pending") == 2
+    assert value(after, "encore_email_queue_items", kind="alert", status="pending") == 1
+    assert ("encore_email_queue_items", (("kind", "report"), ("status", "failed"))) in after
     assert value(after, "encore_ai_replies", status="auto_approved") == 2
     assert value(after, "encore_ai_replies", status="pending_approval") == 1
     assert ("encore_webhook_deliveries", (("status", "failed"),)) in after

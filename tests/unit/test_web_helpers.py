@@ -63,6 +63,14 @@ def test_relative_times() -> None:
     assert fmt.ago(None, now) == "never"
 
 
+def test_next_run_says_when_no_scheduler_fired_it() -> None:
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    assert fmt.next_run(now + timedelta(minutes=3), now) == "in 3 minutes"
+    assert fmt.next_run(now - timedelta(seconds=20), now) == "now"
+    assert fmt.next_run(now - timedelta(hours=2), now) == "overdue by 2 hours"
+    assert fmt.next_run(None, now) == "—"
+
+
 def test_empty_figures_show_a_dash() -> None:
     assert [fmt.rating(None), fmt.percent(None), fmt.hours(None)] == ["—"] * 3
     assert (fmt.rating(4.256), fmt.percent(0.834), fmt.duration_ms(2400)) == (

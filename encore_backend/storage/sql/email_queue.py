@@ -225,6 +225,11 @@ class SqlEmailQueueStore(QueueAdmin):
         with self.engine.connect() as conn:
             return {status: int(n) for status, n in conn.execute(query)}
 
+    def count_by_kind_and_status(self) -> dict[tuple[str, str], int]:
+        query = select(Q.kind, Q.status, func.count()).group_by(Q.kind, Q.status)
+        with self.engine.connect() as conn:
+            return {(kind, status): int(n) for kind, status, n in conn.execute(query)}
+
     def has_due(self, *, now: datetime) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(_due_ids(now).limit(1)).first() is not None
