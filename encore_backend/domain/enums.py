@@ -76,3 +76,21 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+class EmailKind(StrEnum):
+    """What an email queue item carries: a customer reply, or a report or alert to a manager."""
+
+    REPLY = "reply"
+    REPORT = "report"
+    ALERT = "alert"
+
+
+class QueueStatus(StrEnum):
+    """An email queue item's status (SPEC §4)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"

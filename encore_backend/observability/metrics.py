@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from encore_backend.domain.enums import ALERT_LEVEL_ORDER, RunStatus
+from encore_backend.domain.enums import ALERT_LEVEL_ORDER, EmailKind, QueueStatus, RunStatus
 from encore_backend.scheduler import runner
 from encore_backend.scheduler.registry import registry_for
 from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("encore.metrics")
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
-QUEUE_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
-QUEUE_KINDS = ("reply", "report", "alert")
+QUEUE_STATUSES = tuple(s.value for s in QueueStatus)
+QUEUE_KINDS = tuple(k.value for k in EmailKind)
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from encore_backend.config import Settings
+from encore_backend.domain.enums import EmailKind, QueueStatus
 from encore_backend.providers.email import (
     EmailSender,
     build_email_sender,
@@ -35,8 +36,7 @@ log = logging.getLogger("encore.email")
 
 EMAIL_LIMIT = "emails"
 SENDER_KEY = "email_sender"  # ctx.extras key: an injected EmailSender (tests)
-PENDING, CANCELLED = "pending", "cancelled"
-REPLY = "reply"  # the kind of a customer reply's queue item
+PENDING, CANCELLED, REPLY = QueueStatus.PENDING, QueueStatus.CANCELLED, EmailKind.REPLY
 SEND_LEASE = timedelta(minutes=5)  # far longer than one send (SMTP timeout 30 s)
 RETRY_BASE_SECONDS = 60.0
 RETRY_CAP_SECONDS = 3600.0

@@ -14,11 +14,11 @@ from email.message import EmailMessage
 from typing import Any
 
 from encore_backend.config import Settings
+from encore_backend.domain.enums import EmailKind, QueueStatus
 from encore_backend.providers.email import build_alert_message, build_report_message
 from encore_backend.providers.email.base import sender_domain
 
-REPORT, ALERT = "report", "alert"
-PENDING, CANCELLED = "pending", "cancelled"
+REPORT, ALERT = EmailKind.REPORT, EmailKind.ALERT
 REPORT_SWITCHES = {"daily": "daily_report_enabled", "weekly": "weekly_report_enabled"}
 
 
@@ -53,7 +53,7 @@ def manager_items(
                 "venue_id": venue_id,
                 "customer_email": address,
                 "scheduled_send_time": now,
-                "status": PENDING,
+                "status": QueueStatus.PENDING,
                 "created_at": now,
                 "attempts": 0,
                 "message_id": f"<{queue_id}@{sender_domain(settings.email_from)}>",

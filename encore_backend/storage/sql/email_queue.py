@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
-from encore_backend.domain.enums import FeedbackStatus, ReplyStatus
+from encore_backend.domain.enums import EmailKind, FeedbackStatus, QueueStatus, ReplyStatus
 from encore_backend.storage.sql import models as m
 
 Q, H, R, F, C, V = (
@@ -28,56 +28,46 @@ Q, H, R, F, C, V = (
     m.customers.c,
     m.venues.c,
 )
-PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
+PENDING, SENDING, SENT, FAILED, CANCELLED = (
+    QueueStatus.PENDING,
+    QueueStatus.SENDING,
+    QueueStatus.SENT,
+    QueueStatus.FAILED,
+    QueueStatus.CANCELLED,
+)
 OUTCOME_UNKNOWN = "outcome unknown"
 CLAIM_CANDIDATES = 16  # due ids read per claim; one is tried at random so racing workers spread
-REPLY, REPORT, ALERT = "reply", "report", "alert"  # queue item kinds (models.email_queue)
+REPLY, REPORT = EmailKind.REPLY, EmailKind.REPORT
 QUOTED_COMMENTS = 12  # example comments a report email quotes, at most
-_REPLY_CONTEXT = select(
+P, A = m.reports.c, m.alerts.c
+# One read for any kind: an item's other references are NULL, so their columns come back None.
+SEND_CONTEXT = select(
     m.email_queue,
     R.subject,
     R.body,
     F.comment,
+    F.rating,
     F.created_at.label("feedback_created_at"),
     F.customer_id,
     C.name.label("customer_name"),
     C.unsubscribed_at,
     V.name.label("venue_name"),
     V.manager_emails,
+    P.kind.label("report_kind"),
+    P.content,
+    A.level,
+    A.title,
+    A.description,
+    A.reasons,
+    A.detected_at,
 ).select_from(
-    m.email_queue.join(m.ai_responses, R.response_id == Q.response_id)
-    .join(m.feedback, F.feedback_id == Q.feedback_id)
-    .join(m.venues, V.venue_id == Q.venue_id)
+    m.email_queue.join(m.venues, V.venue_id == Q.venue_id)
+    .outerjoin(m.ai_responses, R.response_id == Q.response_id)
+    .outerjoin(m.reports, P.report_id == Q.report_id)
+    .outerjoin(m.alerts, A.alert_id == Q.alert_id)
+    .outerjoin(m.feedback, F.feedback_id == Q.feedback_id)  # a reply's or an alert's feedback
     .outerjoin(m.customers, C.customer_id == F.customer_id)
 )
-_REPORT_CONTEXT = select(
-    m.email_queue,
-    m.reports.c.kind.label("report_kind"),
-    m.reports.c.content,
-    V.name.label("venue_name"),
-).select_from(
-    m.email_queue.join(m.reports, m.reports.c.report_id == Q.report_id).join(
-        m.venues, V.venue_id == Q.venue_id
-    )
-)
-_ALERT_CONTEXT = select(
-    m.email_queue,
-    m.alerts.c.level,
-    m.alerts.c.title,
-    m.alerts.c.description,
-    m.alerts.c.reasons,
-    m.alerts.c.detected_at,
-    F.rating,
-    F.comment,
-    C.name.label("customer_name"),
-    V.name.label("venue_name"),
-).select_from(
-    m.email_queue.join(m.alerts, m.alerts.c.alert_id == Q.alert_id)
-    .join(m.feedback, F.feedback_id == m.alerts.c.feedback_id)
-    .join(m.venues, V.venue_id == Q.venue_id)
-    .outerjoin(m.customers, C.customer_id == F.customer_id)
-)
-CONTEXT_QUERIES = {REPLY: _REPLY_CONTEXT, REPORT: _REPORT_CONTEXT, ALERT: _ALERT_CONTEXT}
 
 
 def insert_items(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -127,44 +117,61 @@ class QueueAdmin:
 
     def cancel(self, queue_id: str, *, now: datetime, reason: str) -> bool:
         """pending → cancelled (the reply too); False in any other status."""
-        with self.engine.begin() as conn:
-            item = conn.execute(select(m.email_queue).where(Q.queue_id == queue_id)).first()
-            if item is None:
-                return False
-            done = conn.execute(
-                update(m.email_queue)
-                .where(Q.queue_id == queue_id, Q.status == PENDING)
-                .values(status=CANCELLED, error=reason)
-            )
-            if done.rowcount != 1:
-                return False
-            _set_reply(conn, dict(item._mapping), ReplyStatus.CANCELLED, error=reason)
-            _history(conn, dict(item._mapping), now, CANCELLED, reason, None, None)
-        return True
+        return self._operator_move(
+            queue_id,
+            now=now,
+            from_statuses=(PENDING,),
+            values={"status": CANCELLED, "error": reason},
+            reply=(ReplyStatus.CANCELLED, reason),
+            outcome=(CANCELLED, reason),
+        )
 
     def requeue(self, queue_id: str, *, now: datetime) -> bool:
         """failed/cancelled → pending now with fresh attempts, the reply back to `approved`."""
+        fresh = {
+            "status": PENDING,
+            "scheduled_send_time": now,
+            "next_attempt_at": None,
+            "attempts": 0,
+            "error": None,
+            "claimed_by": None,
+            "lease_expires_at": None,
+        }
+        return self._operator_move(
+            queue_id,
+            now=now,
+            from_statuses=(FAILED, CANCELLED),
+            values=fresh,
+            reply=(ReplyStatus.APPROVED, None),
+            outcome=("requeued", None),
+        )
+
+    def _operator_move(
+        self,
+        queue_id: str,
+        *,
+        now: datetime,
+        from_statuses: tuple[str, ...],
+        values: Mapping[str, Any],
+        reply: tuple[ReplyStatus, str | None],
+        outcome: tuple[str, str | None],
+    ) -> bool:
+        """Move an item out of `from_statuses` with its reply, and log it; False if it was in
+        another status (or is gone)."""
         with self.engine.begin() as conn:
-            item = conn.execute(select(m.email_queue).where(Q.queue_id == queue_id)).first()
-            if item is None:
+            row = conn.execute(select(m.email_queue).where(Q.queue_id == queue_id)).first()
+            if row is None:
                 return False
             done = conn.execute(
                 update(m.email_queue)
-                .where(Q.queue_id == queue_id, Q.status.in_([FAILED, CANCELLED]))
-                .values(
-                    status=PENDING,
-                    scheduled_send_time=now,
-                    next_attempt_at=None,
-                    attempts=0,
-                    error=None,
-                    claimed_by=None,
-                    lease_expires_at=None,
-                )
+                .where(Q.queue_id == queue_id, Q.status.in_(from_statuses))
+                .values(**values)
             )
             if done.rowcount != 1:
                 return False
-            _set_reply(conn, dict(item._mapping), ReplyStatus.APPROVED, error=None)
-            _history(conn, dict(item._mapping), now, "requeued", None, None, None)
+            item = dict(row._mapping)
+            _set_reply(conn, item, reply[0], error=reply[1])
+            _history(conn, item, now, outcome[0], outcome[1], None, None)
         return True
 
     def unsubscribe(self, *, customer_id: int, email: str, now: datetime) -> bool:
@@ -252,14 +259,11 @@ class SqlEmailQueueStore(QueueAdmin):
         """The item with what its message needs: for a reply the reply text, comment, customer
         and venue; for a report or an alert to a manager, that report or alert and the venue."""
         with self.engine.connect() as conn:
-            kind = conn.execute(select(Q.kind).where(Q.queue_id == queue_id)).scalar()
-            if kind is None:
-                return None
-            row = conn.execute(CONTEXT_QUERIES[kind].where(Q.queue_id == queue_id)).first()
+            row = conn.execute(SEND_CONTEXT.where(Q.queue_id == queue_id)).first()
             if row is None:
                 return None
             item = dict(row._mapping)
-            if kind == REPORT:
+            if item["kind"] == REPORT:
                 item["comments"] = _report_comments(conn, item["content"])
         return item
 
