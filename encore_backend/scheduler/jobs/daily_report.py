@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from encore_backend.domain.report_periods import Kind
 from encore_backend.scheduler.result import JobResult
 from encore_backend.services.report_service import produce_reports
 
@@ -18,10 +19,13 @@ if TYPE_CHECKING:
 
 def run(ctx: Container, now: datetime, **params: Any) -> JobResult:
     """Produce every due daily report at `now`; params: lookback (days)."""
+    return report_run(ctx, "daily", now, params)
+
+
+def report_run(ctx: Container, kind: Kind, now: datetime, params: dict[str, Any]) -> JobResult:
+    """One daily_report or weekly_report run: every due `kind` report, counted for the record."""
     lookback = params.get("lookback")
-    result = produce_reports(
-        ctx, kind="daily", now=now, lookback=int(lookback) if lookback else None
-    )
+    result = produce_reports(ctx, kind=kind, now=now, lookback=int(lookback) if lookback else None)
     return JobResult(
         items_processed=len(result.created),
         details={"venues": result.venues, "due": result.missing, "created": len(result.created)},

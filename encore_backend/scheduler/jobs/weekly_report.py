@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from encore_backend.scheduler.jobs.daily_report import report_run
 from encore_backend.scheduler.result import JobResult
-from encore_backend.services.report_service import produce_reports
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -18,11 +18,4 @@ if TYPE_CHECKING:
 
 def run(ctx: Container, now: datetime, **params: Any) -> JobResult:
     """Produce every due weekly report at `now`; params: lookback (weeks)."""
-    lookback = params.get("lookback")
-    result = produce_reports(
-        ctx, kind="weekly", now=now, lookback=int(lookback) if lookback else None
-    )
-    return JobResult(
-        items_processed=len(result.created),
-        details={"venues": result.venues, "due": result.missing, "created": len(result.created)},
-    )
+    return report_run(ctx, "weekly", now, params)
