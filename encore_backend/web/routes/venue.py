@@ -67,19 +67,24 @@ def acknowledge(request: Request, venue_id: str, alert_id: str, user: User, form
     return back_to(venue_id, "acknowledged", f"alert-{alert_id}")
 
 
-def _own_reply(ctx: Container, venue_id: str, response_id: str) -> None:
+def _reply_form(
+    request: Request, venue_id: str, response_id: str, user: Principal, form: dict[str, str]
+) -> Container:
+    """Checks every reply form needs (CSRF, the venue is the user's, the reply is the venue's);
+    the container to act with."""
+    auth.check_csrf(request, form)
+    ctx = ctx_of(request)
+    visible_venue(ctx, user, venue_id)
     reply = ctx.replies.get(response_id)
     if reply is None or reply["venue_id"] != venue_id:
         raise auth.PageNotFound()
+    return ctx
 
 
 @router.post("/venues/{venue_id}/replies/{response_id}/approve")
 def approve(request: Request, venue_id: str, response_id: str, user: User, form: Form) -> Response:
     """Approve the reply with the (possibly edited) body from the form."""
-    auth.check_csrf(request, form)
-    ctx = ctx_of(request)
-    visible_venue(ctx, user, venue_id)
-    _own_reply(ctx, venue_id, response_id)
+    ctx = _reply_form(request, venue_id, response_id, user, form)
     body = form.get("body", "").replace("\r\n", "\n").strip() or None
     if body is not None and len(body) > 5000:
         return back_to(venue_id, "reply-invalid", f"reply-{response_id}")
@@ -94,10 +99,7 @@ def approve(request: Request, venue_id: str, response_id: str, user: User, form:
 
 @router.post("/venues/{venue_id}/replies/{response_id}/reject")
 def reject(request: Request, venue_id: str, response_id: str, user: User, form: Form) -> Response:
-    auth.check_csrf(request, form)
-    ctx = ctx_of(request)
-    visible_venue(ctx, user, venue_id)
-    _own_reply(ctx, venue_id, response_id)
+    ctx = _reply_form(request, venue_id, response_id, user, form)
     reason = form.get("reason", "").strip()[:1000] or None
     try:
         approval_service.reject(ctx, response_id=response_id, by=user.name, reason=reason)
