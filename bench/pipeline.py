@@ -16,10 +16,7 @@ bench/results/pipeline.json and prints a markdown table.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
-import json
-import platform
 import pstats
 import shutil
 import statistics
@@ -32,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_db import drop_database, empty_database
+from bench.common import backends, bench_parser, save_results
 from bench.pipeline_checks import mismatches, observed
 from bench.pipeline_data import Planned, feedback_plan, venue_plan
-from bench.stats_aggregator import RESULTS
 from bench.stats_data import BENCH_NOW
 from encore_backend.bootstrap import Container, build
 from encore_backend.clock import Clock, ManualClock, SystemClock
@@ -247,10 +244,7 @@ def markdown(outcomes: list[Outcome], scale: Scale) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small scale smoke run")
-    parser.add_argument("--backends", default="sqlite,mariadb")
-    parser.add_argument("--runs", type=int, help="override the number of runs")
+    parser = bench_parser(__doc__ or "")
     parser.add_argument("--limit", type=int, help=f"per-minute limits (default {LIMIT:,})")
     parser.add_argument("--clock", choices=("system", "manual"), default="system")
     parser.add_argument(
@@ -264,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     if scale.limit < scale.feedback and scale.clock == "system":
         parser.error("a --limit below the feedback count paces the run: use --clock manual")
     outcomes = []
-    for backend in [b for b in args.backends.split(",") if b]:
+    for backend in backends(args.backends):
         outcome = Outcome(backend, scale.feedback)
         for k in range(scale.runs):
             outcome.runs.append(one_run(backend, scale, args.profile if k == 0 else None))
@@ -278,10 +272,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_results(outcomes: list[Outcome], scale: Scale, table: str, *, quick: bool) -> None:
-    RESULTS.mkdir(exist_ok=True)
     payload: dict[str, Any] = {
         "scale": asdict(scale),
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "outcomes": [
             {
                 "backend": o.backend,
@@ -296,7 +288,7 @@ def write_results(outcomes: list[Outcome], scale: Scale, table: str, *, quick: b
     name = "pipeline_quick" if quick else "pipeline"
     name += "" if scale.limit == LIMIT else f"_limit{scale.limit}"
     name += "" if scale.clock == "system" else "_manual_clock"
-    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
+    save_results(name, payload)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,6 @@ Writes bench/results/reports.json and prints a markdown table.
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import random
 import statistics
 import time
@@ -27,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select
 
 from bench.bench_db import drop_database
-from bench.stats_aggregator import RESULTS
+from bench.common import backends, bench_parser, save_results
 from bench.stats_data import BENCH_NOW
 from bench.stats_db import fresh_database
 from encore_backend.bootstrap import Container, build
@@ -179,14 +176,11 @@ def markdown(results: dict[str, tuple[float, list[Outcome]]], scale: Scale) -> s
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small scale smoke run")
-    parser.add_argument("--backends", default="sqlite,mariadb")
-    parser.add_argument("--runs", type=int, help="override the number of runs")
+    parser = bench_parser(__doc__ or "")
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else Scale()
     scale = replace(scale, runs=args.runs or scale.runs)
-    results = {b: bench_backend(b, scale) for b in args.backends.split(",") if b}
+    results = {b: bench_backend(b, scale) for b in backends(args.backends)}
     table = markdown(results, scale)
     print(table)
     write_results(results, scale, table, quick=args.quick)
@@ -197,11 +191,9 @@ def main(argv: list[str] | None = None) -> None:
 def write_results(
     results: dict[str, tuple[float, list[Outcome]]], scale: Scale, table: str, *, quick: bool
 ) -> None:
-    RESULTS.mkdir(exist_ok=True)
     payload: dict[str, Any] = {
         "scale": asdict(scale),
         "now": REPORT_NOW.isoformat(),
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "backends": {
             backend: {
                 "load_s": load_s,
@@ -211,8 +203,7 @@ def write_results(
         },
         "table": table,
     }
-    name = "reports_quick.json" if quick else "reports.json"
-    (RESULTS / name).write_text(json.dumps(payload, indent=2))
+    save_results("reports_quick" if quick else "reports", payload)
 
 
 if __name__ == "__main__":

@@ -10,26 +10,21 @@ and prints a markdown table.
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
+from bench.common import backends, bench_parser, save_results
 from bench.stats_data import BENCH_NOW, ZONES, venue_id
 from bench.stats_db import fresh_database
 from bench.stats_live import live_figures
 from encore_backend.domain.stats_windows import windows_for
 from encore_backend.services.stats_service import refresh_snapshots
 from encore_backend.storage.sql.stats import SqlStatsStore
-
-RESULTS = Path(__file__).parent / "results"
 
 
 @dataclass(frozen=True)
@@ -141,28 +136,23 @@ def markdown(outcomes: list[Outcome], scale: Scale) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small scale smoke run")
-    parser.add_argument("--backends", default="sqlite,mariadb")
+    parser = bench_parser(__doc__ or "", runs=False)
     parser.add_argument("--history", default="sqlite", help="backends for the 10M scenario")
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else Scale()
     outcomes = []
-    for backend in [b for b in args.backends.split(",") if b]:
+    for backend in backends(args.backends):
         outcomes.append(run_scenario(backend, scale, history=False, reads=True))
-    for backend in [b for b in args.history.split(",") if b]:
+    for backend in backends(args.history):
         outcomes.append(run_scenario(backend, scale, history=True, reads=True))
     table = markdown(outcomes, scale)
     print(table)
-    RESULTS.mkdir(exist_ok=True)
-    name = "stats_aggregator_quick.json" if args.quick else "stats_aggregator.json"
     payload: dict[str, Any] = {
         "scale": asdict(scale),
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "outcomes": [{**asdict(o), "median_s": o.median_s} for o in outcomes],
         "table": table,
     }
-    (RESULTS / name).write_text(json.dumps(payload, indent=2))
+    save_results("stats_aggregator_quick" if args.quick else "stats_aggregator", payload)
 
 
 if __name__ == "__main__":
