@@ -26,6 +26,7 @@ from encore_backend.config import Settings
 from encore_backend.domain.enums import RunStatus, RunTrigger
 from encore_backend.scheduler.registry import JobSpec, Schedule, get_spec, registry_for
 from encore_backend.scheduler.runner import reap_dead_local_runs, record_tick, run_job, run_record
+from encore_backend.services.pacing import stop_paced_runs, stopping_event
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -157,6 +158,7 @@ class EngineScheduler:
         _active = self.ctx
         now = self.ctx.clock.now()
         reap_dead_local_runs(self.ctx, now=now)
+        stopping_event(self.ctx).clear()  # a scheduler started again after a shutdown
         scheduler = new_apscheduler(self.ctx)
         scheduler.start(paused=True)
         sync_jobs(scheduler, self.ctx, now=now)
@@ -167,8 +169,10 @@ class EngineScheduler:
         log.info("scheduler started at %s with jobs %s", iso_z(now), ", ".join(self._ids()))
 
     def shutdown(self, *, wait: bool = True) -> None:
-        """Stop taking ticks; with `wait`, let running jobs finish first."""
+        """Stop taking ticks; with `wait`, let running jobs finish first (paced runs stop
+        waiting for permits at once, so that is seconds, not a run's whole budget)."""
         global _active
+        stop_paced_runs(self.ctx)
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
         self._scheduler = None

@@ -6,7 +6,7 @@ A job is handed `now` once; a run that keeps working for minutes (paced by a rat
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -17,7 +17,21 @@ if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
 
 SLEEP_KEY = "sleep"  # ctx.extras key: a `sleep(seconds)` (tests advance a ManualClock with it)
-Sleep = Callable[[float], None]
+STOPPING_KEY = "stopping"  # ctx.extras key: a threading.Event set when the process shuts down
+Sleep = Callable[[float], object]
+
+
+def stopping_event(ctx: Container) -> threading.Event:
+    """The container's shutdown flag: set it and every paced run stops waiting at once."""
+    event: threading.Event = ctx.extras.setdefault(STOPPING_KEY, threading.Event())
+    return event
+
+
+def stop_paced_runs(ctx: Container) -> None:
+    """Called on shutdown: runs sleeping for a rate-limit permit or a backoff end now, leaving
+    their unclaimed work for the next run (a paced run may otherwise sleep for minutes and hold
+    a graceful shutdown that long)."""
+    stopping_event(ctx).set()
 
 
 class RunClock:
@@ -26,7 +40,8 @@ class RunClock:
     def __init__(self, ctx: Container, now: datetime, *, budget: timedelta) -> None:
         self.ctx, self.start, self._clock_start = ctx, now, ctx.clock.now()
         self.deadline = now + budget
-        self.sleep: Sleep = ctx.extras.get(SLEEP_KEY) or time.sleep
+        self.stopping = stopping_event(ctx)
+        self.sleep: Sleep = ctx.extras.get(SLEEP_KEY) or self.stopping.wait
 
     def now(self) -> datetime:
         return self.start + (self.ctx.clock.now() - self._clock_start)
@@ -36,11 +51,12 @@ class RunClock:
         return (self.deadline - self.now()).total_seconds()
 
     def pause(self, seconds: float) -> bool:
-        """Sleep `seconds` if the budget allows; False (without sleeping) when it does not."""
-        if seconds > self.left():
+        """Sleep `seconds` if the budget allows; False (without sleeping) when it does not, or
+        when the process is shutting down (also if that happens during the sleep)."""
+        if seconds > self.left() or self.stopping.is_set():
             return False
         self.sleep(seconds)
-        return True
+        return not self.stopping.is_set()
 
 
 def wait_for_permit(run: RunClock, *, name: str, limit: int) -> Permit | None:

@@ -17,8 +17,9 @@ from reply_support import (
 )
 
 from encore_backend.bootstrap import Container, build
-from encore_backend.clock import ManualClock
+from encore_backend.clock import ManualClock, SystemClock
 from encore_backend.scheduler.jobs import ai_generator, email_sender
+from encore_backend.services.pacing import RunClock, stop_paced_runs, wait_for_permit
 from encore_backend.storage.sql import models as m
 
 WINDOW = timedelta(seconds=60)
@@ -132,3 +133,23 @@ def test_the_limit_holds_across_runs_and_containers(ctx: Container, clock: Manua
 
     times = [at for at, _ in provider.calls]
     assert len(times) == 8 and max_in_window(times) == 5
+
+
+def test_shutdown_ends_a_run_waiting_for_a_permit(ctx: Container) -> None:
+    """A paced run sleeps (really: no injected sleep here) until a slot frees, up to its
+    budget; a shutdown must end that wait at once, not hold `encore serve` for the budget."""
+    ctx.clock = SystemClock()
+    assert ctx.rate_limits.acquire("emails", limit=1, now=ctx.clock.now()).permit is not None
+    run = RunClock(ctx, ctx.clock.now(), budget=timedelta(minutes=5))
+    result: list[object] = []
+    waiter = threading.Thread(
+        target=lambda: result.append(wait_for_permit(run, name="emails", limit=1))
+    )
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive()  # waiting for the slot, ~60 s away
+
+    stop_paced_runs(ctx)
+
+    waiter.join(10)
+    assert not waiter.is_alive() and result == [None]  # gave up: nothing claimed, nothing lost
