@@ -73,13 +73,17 @@ def set_next_run(ctx: Container, job_id: str, when: datetime | None) -> None:
         offline.shutdown(wait=False)
 
 
+def executed_runs(ctx: Any, job_id: str) -> list[dict[str, Any]]:
+    return [r for r in schedule_runs(ctx, job_id) if r["status"] != "skipped"]
+
+
 def test_jobs_are_stored_and_ticks_run_on_the_anchored_grid(live: Any) -> None:
     jobs = Recorder()
     ctx = live(spec("fast", jobs.ok, minutes=0.01), spec("idle", jobs.ok, minutes=60))
     scheduler = start(live, ctx)
     assert scheduler.running
     assert stored_ids(ctx.engine) == {"fast", "idle"}
-    wait_for(lambda: len(schedule_runs(ctx, "fast")) >= 3)
+    wait_for(lambda: len(executed_runs(ctx, "fast")) >= 3)
     scheduler.shutdown()  # waits for the running tick to finish
     runs = schedule_runs(ctx, "fast")
     step = timedelta(seconds=0.6)
@@ -88,7 +92,10 @@ def test_jobs_are_stored_and_ticks_run_on_the_anchored_grid(live: Any) -> None:
     # Consecutive grid points; a loaded machine may coalesce one (a gap of whole steps).
     gaps = [b - a for a, b in itertools.pairwise(fires)]
     assert all(gap >= step and gap % step == timedelta(0) for gap in gaps)
-    assert all(r["status"] == "success" and r["started_at"] >= r["fire_time"] for r in runs)
+    # A tick that finds the last run still going (a loaded machine) is recorded `skipped`.
+    executed = [r for r in runs if r["status"] != "skipped"]
+    assert len(executed) >= 3
+    assert all(r["status"] == "success" and r["started_at"] >= r["fire_time"] for r in executed)
 
 
 def test_restart_gives_one_coalesced_catch_up_and_keeps_pause(live: Any) -> None:
