@@ -41,3 +41,19 @@ def aws_error(exc: Exception, *, service: str, transient_codes: Collection[str])
     if code in transient_codes or status == 429 or status >= 500:
         return TransientProviderError(reason)
     return PermanentProviderError(reason)
+
+
+class ProviderConfigError(PermanentProviderError):
+    """The provider refuses our configuration or credentials (401/403, unverified sender, unknown
+    model, no credentials). Every item would fail alike, so a job stops at the first one, marks
+    no item, and the run is recorded failed with this reason; the backlog waits for the fix.
+
+    `provider` names the side for operators: "AI provider", "email provider".
+    """
+
+    def __init__(self, reason: str, *, provider: str) -> None:
+        super().__init__(reason)
+        self.provider = provider
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.reason}"

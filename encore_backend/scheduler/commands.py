@@ -11,7 +11,7 @@ import typer
 from encore_backend.bootstrap import Container, build
 from encore_backend.config import Settings
 from encore_backend.domain.enums import RunStatus, RunTrigger
-from encore_backend.scheduler.registry import UnknownJob
+from encore_backend.scheduler.registry import DryRunUnsupported, UnknownJob
 from encore_backend.scheduler.runner import JobBusy, run_job, run_record
 from encore_backend.scheduler.scheduler import EngineScheduler
 
@@ -69,6 +69,9 @@ def run_one(settings: Settings, *, job_id: str, dry_run: bool) -> None:
         )
     except UnknownJob:
         typer.echo(f"unknown job id: {job_id}", err=True)
+        raise typer.Exit(2) from None
+    except DryRunUnsupported as exc:
+        typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     except JobBusy as exc:
         typer.echo(str(exc), err=True)

@@ -37,6 +37,14 @@ class UnknownJob(KeyError):
     """A job id that is not in the registry."""
 
 
+class DryRunUnsupported(ValueError):
+    """A dry run was asked of a job that cannot preview its work (API: 400, CLI: exit 2)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"{job_id} does not support dry runs: run it for real or not at all")
+        self.job_id = job_id
+
+
 class Schedule(Protocol):
     def trigger(self, settings: Settings) -> BaseTrigger:
         """The APScheduler trigger for these settings."""
@@ -100,6 +108,8 @@ class JobSpec:
     catch_up_window: timedelta | None = None  # None: one period, at least MIN_CATCH_UP
     lease: timedelta = DEFAULT_LEASE
     description: str = ""
+    # True when the job honours params["dry_run"]: it reports what it would do, changes nothing.
+    dry_run: bool = False
 
     def load(self) -> JobFunc:
         """The job function, imported on first use (jobs may import heavy modules)."""
@@ -165,6 +175,7 @@ REGISTRY: tuple[JobSpec, ...] = (
         ),
         catch_up_window=timedelta(days=1),
         description="archive, purge, trim, thin, monthly rollups, orphan check",
+        dry_run=True,
     ),
 )
 

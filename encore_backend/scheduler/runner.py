@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import iso_z
 from encore_backend.domain.enums import RunStatus, RunTrigger
-from encore_backend.scheduler.registry import JobSpec, get_spec
+from encore_backend.providers.errors import ProviderConfigError
+from encore_backend.scheduler.registry import DryRunUnsupported, JobSpec, get_spec
 from encore_backend.scheduler.result import JobResult
 
 if TYPE_CHECKING:
@@ -74,9 +75,13 @@ def run_job(
 ) -> dict[str, Any] | None:
     """Run `job_id` once and return its run record; None when another process claimed the tick.
 
-    Raises UnknownJob for an id not in the registry, JobBusy for a manual run of a busy job.
+    Raises UnknownJob for an id not in the registry, JobBusy for a manual run of a busy job,
+    DryRunUnsupported for a dry run of a job that cannot preview.
     """
     spec = get_spec(ctx, job_id)
+    dry_run = bool((params or {}).get("dry_run"))
+    if dry_run and not spec.dry_run:
+        raise DryRunUnsupported(job_id)
     now = ctx.clock.now()
     if trigger == RunTrigger.SCHEDULE and fire_time is None:
         fire_time = spec.schedule.latest(ctx.settings, now)
@@ -89,7 +94,9 @@ def run_job(
         owner=current_owner(),
         now=now,
         lease_expires_at=now + spec.lease,
-        exclusive=trigger != RunTrigger.EVENT,
+        # Event runs are idempotent and dry runs change nothing: neither holds the job.
+        exclusive=trigger != RunTrigger.EVENT and not dry_run,
+        dry_run=dry_run,
     )
     if claim.lost:
         log.info("claim lost job_id=%s fire_time=%s", job_id, iso_z(fire_time))
@@ -139,6 +146,13 @@ def _execute(
             "status": RunStatus.SUCCESS,
             "items_processed": int(result.items_processed),
             "details": _jsonable(result.details),
+        }
+    except ProviderConfigError as exc:
+        log.error("job stopped job_id=%s run_id=%s: %s", spec.id, run_id, exc, extra=fields)
+        outcome = {
+            "status": RunStatus.FAILED,
+            "error": str(exc),
+            "details": {"provider_error": exc.provider},
         }
     except Exception as exc:
         log.exception("job failed job_id=%s run_id=%s", spec.id, run_id, extra=fields)
@@ -255,6 +269,7 @@ def run_record(row: dict[str, Any]) -> dict[str, Any]:
         "details": row["details"],
         "error": row["error"],
         "owner": row["owner"],
+        "dry_run": bool(row.get("dry_run")),
     }
 
 

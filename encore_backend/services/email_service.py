@@ -59,9 +59,7 @@ class SendReport:
 def unsubscribe_secret(settings: Settings) -> str:
     """The key of unsubscribe links (the /unsubscribe page verifies with the same one)."""
     return (
-        settings.encore_unsubscribe_secret
-        or settings.encore_admin_token
-        or DEV_UNSUBSCRIBE_SECRET
+        settings.encore_unsubscribe_secret or settings.encore_admin_token or DEV_UNSUBSCRIBE_SECRET
     )
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from encore_backend.api.deps import Admin, Ctx
 from encore_backend.domain.enums import RunTrigger
-from encore_backend.scheduler.registry import UnknownJob, get_spec
+from encore_backend.scheduler.registry import DryRunUnsupported, UnknownJob, get_spec
 from encore_backend.scheduler.runner import JobBusy, run_job, run_record
 from encore_backend.scheduler.scheduler import EngineScheduler
 
@@ -49,6 +49,8 @@ def run_now(
         record = run_job(ctx, job_id, trigger=RunTrigger.MANUAL, params=params)
     except JobBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except DryRunUnsupported as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     assert record is not None  # a manual run has a unique tick key: it cannot lose a claim
     return run_record(record)
 

@@ -49,6 +49,7 @@ class SqlJobRunStore:
         now: datetime,
         lease_expires_at: datetime,
         exclusive: bool,
+        dry_run: bool = False,
     ) -> Claim:
         """Insert a `running` row; an exclusive claim first yields to a live holder."""
         try:
@@ -57,7 +58,7 @@ class SqlJobRunStore:
                 if holder is not None:
                     return Claim(holder=holder)
                 values = _row(job_id, tick_key, trigger, fire_time, owner, now, RunStatus.RUNNING)
-                values.update(heartbeat_at=now, lease_expires_at=lease_expires_at)
+                values.update(heartbeat_at=now, lease_expires_at=lease_expires_at, dry_run=dry_run)
                 run_id = _insert(conn, values)
                 return Claim(run=_get(conn, run_id))
         except IntegrityError:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from encore_backend.storage.sql.types import UTCDateTime
@@ -101,6 +102,10 @@ feedback = Table(
     # Set when a reply is sent; response_seconds = responded_at - created_at (stats read it).
     Column("responded_at", UTCDateTime),
     Column("response_seconds", Integer),
+    # Drafting retries across runs after transient provider failures (ai_generator).
+    Column("draft_attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("draft_retry_at", UTCDateTime),
+    Column("draft_error", Text),
     UniqueConstraint("venue_id", "external_id"),
     # Covering index of the stats aggregate: per-venue range scan over created_at.
     Index("ix_feedback_stats", "venue_id", "created_at", "rating", "response_seconds"),
@@ -238,9 +243,7 @@ email_queue = Table(
         unique=True,  # one queue item per reply: approving twice never queues twice
     ),
     Column("report_id", String(36), ForeignKey("encore_reports.report_id", ondelete="CASCADE")),
-    Column(
-        "alert_id", String(36), ForeignKey("encore_venue_alerts.alert_id", ondelete="CASCADE")
-    ),
+    Column("alert_id", String(36), ForeignKey("encore_venue_alerts.alert_id", ondelete="CASCADE")),
     Column("venue_id", String(64), nullable=False),
     Column("customer_email", String(320)),
     Column("scheduled_send_time", UTCDateTime, nullable=False),
@@ -309,9 +312,33 @@ job_runs = Table(
     Column("items_processed", Integer, nullable=False, default=0),
     Column("details", JSON),
     Column("error", Text),
+    # A dry run reports what the job would do and changes nothing.
+    Column("dry_run", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("job_id", "tick_key"),
     Index("ix_job_runs_job_started", "job_id", "started_at"),
     Index("ix_job_runs_job_status", "job_id", "status"),
+)
+
+# Named leases: the process holding `scheduler` fires every tick (the others stand by).
+scheduler_leases = Table(
+    "scheduler_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("renewed_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# One row per job: its pause state (written by any process, applied by the leader), and the
+# row an exclusive run claim locks so overlap is decided in one place.
+job_controls = Table(
+    "job_controls",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("changed_by", String(128)),
 )
 
 api_tokens = Table(
