@@ -14,7 +14,9 @@ from encore_backend.storage.sql.cleanup import SqlCleanupStore
 from encore_backend.storage.sql.email_queue import SqlEmailQueueStore
 from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.feedback import SqlFeedbackStore
+from encore_backend.storage.sql.job_controls import SqlJobControlStore
 from encore_backend.storage.sql.job_runs import SqlJobRunStore
+from encore_backend.storage.sql.leases import SqlLeaseStore
 from encore_backend.storage.sql.monthly_stats import SqlMonthlyStatsStore
 from encore_backend.storage.sql.rate_limits import SqlRateLimitStore
 from encore_backend.storage.sql.replies import SqlReplyStore
@@ -38,6 +40,8 @@ class Container:
     webhooks: SqlWebhookStore
     stats: SqlStatsStore
     job_runs: SqlJobRunStore
+    job_controls: SqlJobControlStore
+    leases: SqlLeaseStore
     tokens: SqlTokenStore
     replies: SqlReplyStore
     email_queue: SqlEmailQueueStore
@@ -64,6 +68,8 @@ def build(
         "webhooks": SqlWebhookStore(engine),
         "stats": SqlStatsStore(engine),
         "job_runs": SqlJobRunStore(engine),
+        "job_controls": SqlJobControlStore(engine),
+        "leases": SqlLeaseStore(engine),
         "tokens": SqlTokenStore(engine),
         "replies": SqlReplyStore(engine),
         "email_queue": SqlEmailQueueStore(engine),

@@ -38,10 +38,9 @@ class Settings(BaseSettings):
     # Added by the spec.
     encore_database_url: str = "sqlite:///var/encore.db"
     encore_admin_token: str | None = None
+    # Profiles not built yet are named here so start-up can refuse them with a reason.
     encore_derived_store: Literal["sql", "dynamodb"] = "sql"
-    dynamodb_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
-    encore_dynamodb_table_prefix: str = "encore_"
     ai_provider: Literal["template", "bedrock", "openai"] = "template"
     bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
     openai_base_url: str = "http://127.0.0.1:11434/v1"
@@ -57,7 +56,6 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     email_max_attempts: int = Field(5, gt=0)
     encore_executor: Literal["apscheduler", "celery"] = "apscheduler"
-    celery_broker_url: str = "redis://127.0.0.1:6379/0"
     scheduler_cleanup_weekday: str = "sun"
     scheduler_cleanup_hour: int = Field(3, ge=0, le=23)
     alert_archive_days: int = Field(90, gt=0)
@@ -66,6 +64,20 @@ class Settings(BaseSettings):
     encore_public_url: str = "http://127.0.0.1:8000"
     # Signs unsubscribe links; falls back to ENCORE_ADMIN_TOKEN (rotating that breaks old links).
     encore_unsubscribe_secret: str | None = None
+
+    @field_validator("encore_derived_store")
+    @classmethod
+    def _derived_store(cls, value: str) -> str:
+        if value != "sql":
+            raise ValueError(f"{value} is not built yet; only sql works (the DynamoDB issue)")
+        return value
+
+    @field_validator("encore_executor")
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        if value != "apscheduler":
+            raise ValueError(f"{value} is not built yet; only apscheduler works (the Celery issue)")
+        return value
 
     @field_validator("scheduler_cleanup_weekday")
     @classmethod

@@ -58,6 +58,10 @@ class Cron:
             candidate -= self.period(settings)
         return candidate
 
+    def first(self, settings: Settings, now: datetime) -> datetime | None:
+        """The next tick after `now`: a fresh install has no missed report or cleanup."""
+        return self.trigger(settings).get_next_fire_time(None, as_utc(now))  # type: ignore[no-any-return]
+
     def describe(self, settings: Settings) -> str:
         hour, weekday = self.hour(settings), self.weekday(settings)
         if hour is None:

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 # Interval grids are anchored here so every process computes the same fire times.
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 MIN_CATCH_UP = timedelta(seconds=30)
-DEFAULT_LEASE = timedelta(seconds=30)
+# A run's lease: well above the SQLite busy timeout, so a heartbeat that waits out a busy
+# database never lets a live run's lease expire (the heartbeat renews every third of it).
+DEFAULT_LEASE = timedelta(minutes=2)
 REGISTRY_OVERRIDE_KEY = "job_registry"  # ctx.extras key a test uses to run its own jobs
 
 JobFunc = Callable[..., JobResult]
@@ -62,6 +64,10 @@ class Schedule(Protocol):
         """A short human description, e.g. "every 5 min"."""
         ...
 
+    def first(self, settings: Settings, now: datetime) -> datetime | None:
+        """The first fire time of a job new to the job store (nothing before it to catch up)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Every:
@@ -83,6 +89,10 @@ class Every:
 
     def latest(self, settings: Settings, now: datetime) -> datetime | None:
         return grid_floor(as_utc(now), self.interval(settings))
+
+    def first(self, settings: Settings, now: datetime) -> datetime | None:
+        """The current tick, at once: a first start gets fresh stats and alerts."""
+        return self.latest(settings, now)
 
     def describe(self, settings: Settings) -> str:
         seconds = self.interval(settings).total_seconds()

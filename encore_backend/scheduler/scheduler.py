@@ -1,14 +1,15 @@
 """The APScheduler binding: triggers from the registry, the job store in our database.
 
-Each process runs its own BackgroundScheduler on the shared job store; the run recorder's claim
-makes each tick run once. The stored callable is the module-level `fire`, which finds this
-process's container through the handle `start()` sets, so the stored job is picklable and the
-same in every process.
+Only the scheduler leader (leader.py) runs a BackgroundScheduler on the shared job store; the
+other processes serve HTTP and stand by, and the run recorder's claim still makes each tick run
+once. The stored callable is the module-level `fire`, which finds this process's scheduler
+through the handle `start()` sets, so the stored job is picklable and the same in every process.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,8 +25,16 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from encore_backend.clock import iso_z
 from encore_backend.config import Settings
 from encore_backend.domain.enums import RunStatus, RunTrigger
+from encore_backend.scheduler.leader import LEASE_NAME, LeaderElector
+from encore_backend.scheduler.provider_status import provider_errors
 from encore_backend.scheduler.registry import JobSpec, Schedule, get_spec, registry_for
-from encore_backend.scheduler.runner import reap_dead_local_runs, record_tick, run_job, run_record
+from encore_backend.scheduler.runner import (
+    current_owner,
+    reap_dead_local_runs,
+    record_tick,
+    run_job,
+    run_record,
+)
 from encore_backend.services.pacing import stop_paced_runs, stopping_event
 
 if TYPE_CHECKING:
@@ -35,16 +44,23 @@ log = logging.getLogger("encore.scheduler")
 JOBSTORE_TABLE = "encore_scheduler_jobs"
 FIRE_REF = "encore_backend.scheduler.scheduler:fire"
 
-_active: Container | None = None  # this process's container, set by EngineScheduler.start()
+_started: list[EngineScheduler] = []  # this process's started schedulers (one, but for tests)
 
 
 def fire(job_id: str, fire_time: datetime | None = None) -> None:
-    """The callable stored in APScheduler: run one schedule tick of `job_id` here."""
-    ctx = _active
-    if ctx is None:
-        log.error("tick of %s fired with no started EngineScheduler in this process", job_id)
+    """The callable stored in APScheduler: run one schedule tick of `job_id` here.
+
+    A tick that reaches us after a pause was pressed (before the leader applied it) or after
+    this process lost the lead does not run.
+    """
+    engine = next((started for started in _started if started.leading), None)
+    if engine is None:
+        log.warning("tick of %s not run: this process does not lead", job_id)
         return
-    run_job(ctx, job_id, trigger=RunTrigger.SCHEDULE, fire_time=fire_time)
+    if engine.ctx.job_controls.is_paused(job_id):
+        log.info("tick of %s not run: paused", job_id)
+        return
+    run_job(engine.ctx, job_id, trigger=RunTrigger.SCHEDULE, fire_time=fire_time)
 
 
 class _AtFireTime:
@@ -133,8 +149,11 @@ def _register(
     }
     existing = scheduler.get_job(spec.id)
     if existing is None:
-        # A job new to the store runs its current tick at once: fresh stats on a first start.
-        first = spec.schedule.latest(settings, now)
+        # A job new to the store has nothing to catch up: its first tick is the schedule's own
+        # (interval jobs run their current tick at once: fresh stats on a first start).
+        first = spec.schedule.first(settings, now)
+        if first is not None and now - first > spec.catch_up(settings):
+            first = spec.schedule.trigger(settings).get_next_fire_time(None, now)
         scheduler.add_job(FIRE_REF, id=spec.id, next_run_time=first, **options)
         return
     next_run = kept_next_run_time(existing.next_run_time, spec.schedule, settings, now)
@@ -142,55 +161,101 @@ def _register(
 
 
 class EngineScheduler:
-    """Starts, stops and controls this process's scheduler; controls also work while stopped."""
+    """This process's part in scheduling: an elector always, APScheduler while it leads.
+
+    Pause and resume are written to `job_controls` by whichever process takes the request and
+    applied by the leader (at once if that is us, else within one election round), so a press
+    is never overwritten by the leader's own job-store writes.
+    """
 
     def __init__(self, ctx: Container) -> None:
         self.ctx = ctx
         self.started_at: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
+        self._elector: LeaderElector | None = None
+        self._lock = threading.RLock()
 
     @property
     def running(self) -> bool:
-        return self._scheduler is not None and self._scheduler.running
+        """Taking part in scheduling (leading or standing by)."""
+        return self._elector is not None
+
+    @property
+    def leading(self) -> bool:
+        scheduler = self._scheduler
+        return scheduler is not None and scheduler.running
 
     def start(self) -> None:
-        global _active
-        _active = self.ctx
+        _started.append(self)
         now = self.ctx.clock.now()
-        reap_dead_local_runs(self.ctx, now=now)
         stopping_event(self.ctx).clear()  # a scheduler started again after a shutdown
-        scheduler = new_apscheduler(self.ctx)
-        scheduler.start(paused=True)
-        sync_jobs(scheduler, self.ctx, now=now)
-        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
-        scheduler.add_listener(self._on_max_instances, EVENT_JOB_MAX_INSTANCES)
-        scheduler.resume()
-        self._scheduler, self.started_at = scheduler, now
-        log.info("scheduler started at %s with jobs %s", iso_z(now), ", ".join(self._ids()))
+        self.started_at = now
+        self._elector = LeaderElector(
+            self.ctx, on_elected=self._lead, on_deposed=self._stand_by, on_renewed=self._apply
+        )
+        self._elector.start()
+        role = "leader" if self.leading else "standby"
+        log.info("scheduler started at %s as %s with jobs %s", iso_z(now), role, self._ids())
 
     def shutdown(self, *, wait: bool = True) -> None:
         """Stop taking ticks; with `wait`, let running jobs finish first (paced runs stop
         waiting for permits at once, so that is seconds, not a run's whole budget)."""
-        global _active
         stop_paced_runs(self.ctx)
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=wait)
-        self._scheduler = None
-        if _active is self.ctx:
-            _active = None
+        elector, self._elector = self._elector, None
+        if elector is not None:
+            elector.stop()
+        with self._lock:
+            scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=wait)
+        if elector is not None:
+            elector.release()
+        if self in _started:
+            _started.remove(self)
         log.info("scheduler stopped")
 
+    def _lead(self, now: datetime) -> None:
+        """Elected: reap our host's dead runs, sync the store, start firing ticks."""
+        reap_dead_local_runs(self.ctx, now=now)
+        scheduler = new_apscheduler(self.ctx)
+        scheduler.start(paused=True)
+        try:
+            sync_jobs(scheduler, self.ctx, now=now)
+            apply_pauses(scheduler, self.ctx.job_controls.paused_ids())
+        except Exception:
+            scheduler.shutdown(wait=False)
+            raise
+        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        scheduler.add_listener(self._on_max_instances, EVENT_JOB_MAX_INSTANCES)
+        with self._lock:
+            self._scheduler = scheduler
+        scheduler.resume()
+
+    def _stand_by(self) -> None:
+        """Deposed: stop firing at once (running jobs finish; their claims keep them single)."""
+        with self._lock:
+            scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    def _apply(self) -> None:
+        """On the leader, after each renewal: bring the job store in line with the controls."""
+        with self._lock:
+            if self._scheduler is not None:
+                apply_pauses(self._scheduler, self.ctx.job_controls.paused_ids())
+
     def pause(self, job_id: str) -> dict[str, Any]:
-        """Pause a job in the job store (persists across restarts and processes)."""
-        get_spec(self.ctx, job_id)
-        with self._control(sync=True) as scheduler:
-            scheduler.pause_job(job_id)
-        return self.job(job_id)
+        """Pause `job_id` for every process and every restart."""
+        return self._set_paused(job_id, True)
 
     def resume(self, job_id: str) -> dict[str, Any]:
+        return self._set_paused(job_id, False)
+
+    def _set_paused(self, job_id: str, paused: bool) -> dict[str, Any]:
         get_spec(self.ctx, job_id)
-        with self._control(sync=True) as scheduler:
-            scheduler.resume_job(job_id)
+        now = self.ctx.clock.now()
+        self.ctx.job_controls.set_paused(job_id=job_id, paused=paused, now=now, by=current_owner())
+        self._apply()
         return self.job(job_id)
 
     def job(self, job_id: str) -> dict[str, Any]:
@@ -198,52 +263,86 @@ class EngineScheduler:
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every registry job: trigger, next run time, pause state and its newest run."""
-        with self._control(sync=False) as scheduler:
+        with self._reader() as scheduler:
             stored = {job.id: job for job in scheduler.get_jobs()}
+        paused = self.ctx.job_controls.paused_ids()
         return [
-            self._describe(spec, stored.get(spec.id)) for spec in registry_for(self.ctx).values()
+            self._describe(spec, stored.get(spec.id), spec.id in paused)
+            for spec in registry_for(self.ctx).values()
         ]
 
+    def leader(self) -> dict[str, Any] | None:
+        """The process holding the scheduler lease now, or None when the lease has lapsed."""
+        lease = self.ctx.leases.current(name=LEASE_NAME)
+        if lease is None:
+            return None
+        mine = (
+            self.leading and self._elector is not None and lease["holder"] == self._elector.holder
+        )
+        if not mine and lease["expires_at"] <= self.ctx.clock.now():
+            return None
+        return {"holder": lease["holder"], "since": iso_z(lease["acquired_at"])}
+
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy when running and no unpaused job is overdue by more than two intervals."""
-        body: dict[str, Any] = {"running": self.running, "started_at": iso_z(self.started_at)}
+        """Healthy when a leader fires ticks and no unpaused job is overdue by two intervals."""
+        body: dict[str, Any] = {
+            "running": self.running,
+            "started_at": iso_z(self.started_at),
+            "role": "leader" if self.leading else "standby",
+        }
         if not self.running:
             return False, {"status": "unavailable", "reason": "scheduler is not running", **body}
+        body["leader"] = leader = self.leader()
+        jobs = self.jobs()
+        body["provider_errors"] = provider_errors(self.ctx, jobs)
         now = self.ctx.clock.now()
-        overdue = [job["id"] for job in self.jobs() if _overdue(self.ctx, job, now)]
+        overdue = [job["id"] for job in jobs if _overdue(self.ctx, job, now)]
         if overdue:
             reason = f"overdue by more than two intervals: {', '.join(overdue)}"
             return False, {"status": "unavailable", "reason": reason, **body}
+        if leader is None:
+            return False, {"status": "unavailable", "reason": "no scheduler leader", **body}
         return True, {"status": "ok", **body}
 
-    def _describe(self, spec: JobSpec, job: Job | None) -> dict[str, Any]:
+    def _describe(self, spec: JobSpec, job: Job | None, paused: bool) -> dict[str, Any]:
         last = self.ctx.job_runs.latest(job_id=spec.id)
         return {
             "id": spec.id,
             "trigger": spec.schedule.describe(self.ctx.settings),
-            "next_run_time": iso_z(job.next_run_time) if job else None,
-            "paused": job is not None and job.next_run_time is None,
+            "next_run_time": iso_z(self._next_run(spec, job, paused)),
+            "paused": paused,
             "scheduled": job is not None,
+            "dry_run": spec.dry_run,
             "last_run": run_record(last) if last else None,
         }
 
+    def _next_run(self, spec: JobSpec, job: Job | None, paused: bool) -> datetime | None:
+        """The stored next tick; for a job resumed but not yet applied by the leader (or not
+        yet stored), the next tick on its grid."""
+        if paused:
+            return None
+        if job is not None and job.next_run_time is not None:
+            return job.next_run_time  # type: ignore[no-any-return]
+        trigger = spec.schedule.trigger(self.ctx.settings)
+        return trigger.get_next_fire_time(None, self.ctx.clock.now())  # type: ignore[no-any-return]
+
     @contextmanager
-    def _control(self, *, sync: bool) -> Iterator[BackgroundScheduler]:
-        """This process's scheduler, or a paused one on the same store just for this call."""
-        if self._scheduler is not None and self.running:
-            yield self._scheduler
+    def _reader(self) -> Iterator[BackgroundScheduler]:
+        """The leader's scheduler, or a paused one on the same store that only reads."""
+        with self._lock:
+            scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            yield scheduler
             return
         offline = new_apscheduler(self.ctx)
         offline.start(paused=True)
         try:
-            if sync:
-                sync_jobs(offline, self.ctx, now=self.ctx.clock.now())
             yield offline
         finally:
             offline.shutdown(wait=False)
 
-    def _ids(self) -> list[str]:
-        return list(registry_for(self.ctx))
+    def _ids(self) -> str:
+        return ", ".join(registry_for(self.ctx))
 
     def _on_missed(self, event: JobEvent) -> None:
         if event.job_id in registry_for(self.ctx):
@@ -262,9 +361,21 @@ class EngineScheduler:
             )
 
 
+def apply_pauses(scheduler: BackgroundScheduler, paused: set[str]) -> None:
+    """Pause and resume stored jobs to match the operators' controls (the leader only)."""
+    for job in scheduler.get_jobs():
+        stored_paused = job.next_run_time is None
+        if job.id in paused and not stored_paused:
+            scheduler.pause_job(job.id)
+        elif job.id not in paused and stored_paused:
+            scheduler.resume_job(job.id)
+
+
 def _overdue(ctx: Container, job: dict[str, Any], now: datetime) -> bool:
+    if not job["scheduled"]:
+        return True  # the leader stores every job; one missing never fires
     if job["paused"] or job["next_run_time"] is None:
-        return not job["scheduled"]
+        return False
     period = get_spec(ctx, job["id"]).schedule.period(ctx.settings)
     next_run = datetime.fromisoformat(job["next_run_time"].replace("Z", "+00:00"))
     return now - next_run > 2 * period

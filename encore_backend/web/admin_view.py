@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import as_utc
+from encore_backend.scheduler.provider_status import provider_errors
 from encore_backend.scheduler.scheduler import EngineScheduler
 from encore_backend.services.stats_service import totals
 from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
@@ -54,12 +55,19 @@ def venue_rows(ctx: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def admin_console(ctx: Container, scheduler: EngineScheduler, *, now: datetime) -> dict[str, Any]:
     venues, all_venues = venue_rows(ctx)
+    jobs = job_rows(scheduler)
     return {
         "now": now,
         "venues": venues,
         "totals": all_venues,
-        "jobs": job_rows(scheduler),
+        "jobs": jobs,
         "scheduler_running": scheduler.running,
+        "scheduler_leading": scheduler.leading,
+        "leader": scheduler.leader(),
+        "provider_errors": [
+            {**problem, "since_at": parse_time(problem["since"])}
+            for problem in provider_errors(ctx, jobs)
+        ],
         "executor": ctx.settings.encore_executor,
         "queue": queue_health(ctx),
     }

@@ -40,7 +40,7 @@ def jobs(ctx: Container) -> Recorder:
     recorder = Recorder()
     use_jobs(
         ctx,
-        spec("ok", recorder.ok, minutes=5),
+        spec("ok", recorder.ok, minutes=5, dry_run=True),
         spec("boom", recorder.boom),
         spec("hold", recorder.hold, lease=LONG_LEASE),
     )
@@ -114,7 +114,14 @@ def test_run_now_returns_the_finished_record(api: TestClient, jobs: Recorder) ->
     listed = by_id(api.get("/api/admin/jobs", headers=ADMIN).json())
     assert listed["ok"]["last_run"]["run_id"] == run["run_id"]
     dry = api.post("/api/admin/jobs/ok/run?dry_run=true", headers=ADMIN).json()
-    assert dry["details"]["params"] == {"dry_run": True}
+    assert dry["details"]["params"] == {"dry_run": True} and dry["dry_run"] is True
+    assert run["dry_run"] is False
+
+
+def test_a_dry_run_of_a_job_that_cannot_preview_is_refused(api: TestClient, jobs: Recorder) -> None:
+    refused = api.post("/api/admin/jobs/boom/run?dry_run=true", headers=ADMIN)
+    assert refused.status_code == 400 and "boom does not support dry runs" in refused.text
+    assert api.get("/api/admin/jobs/boom/runs", headers=ADMIN).json()["runs"] == []
 
 
 def test_a_failed_run_is_returned_with_its_error(api: TestClient) -> None:

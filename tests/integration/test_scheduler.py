@@ -17,7 +17,7 @@ from encore_backend.clock import ManualClock
 from encore_backend.config import Settings
 from encore_backend.scheduler.registry import EPOCH, Every, grid_floor
 from encore_backend.scheduler.scheduler import EngineScheduler, new_apscheduler
-from encore_backend.storage.sql.models import scheduler_jobs
+from encore_backend.storage.sql.models import job_runs, scheduler_jobs
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -105,8 +105,12 @@ def test_restart_gives_one_coalesced_catch_up_and_keeps_pause(live: Any) -> None
     first.pause("paused")
     first.shutdown()
     ctx = live(*specs)
-    # As if down for five hours: the stored next run is long past.
+    # As if down for five hours: the stored next run is long past, the runs before it long done
+    # (the first start may have run its current ticks before the pause landed).
     set_next_run(ctx, "hourly", datetime.now(UTC) - timedelta(hours=5))
+    with ctx.engine.begin() as conn:
+        conn.execute(job_runs.delete())
+    jobs.calls.clear()
     start(live, ctx)
     runs = wait_for(lambda: schedule_runs(ctx, "hourly"))
     time.sleep(0.5)  # room for (wrong) extra catch-up runs to show up
@@ -192,7 +196,8 @@ def test_pause_and_resume_persist_while_no_scheduler_runs(live: Any) -> None:
     stopped = EngineScheduler(ctx)
     paused = stopped.pause("job")
     assert paused["paused"] is True and not stopped.running
-    assert stored_ids(ctx.engine) == {"job"}
+    assert paused["next_run_time"] is None
+    assert stored_ids(ctx.engine) == set()  # only a leader writes the job store
     restarted = start(live, live(spec("job", jobs.ok, minutes=60)))
     assert restarted.job("job")["paused"] is True
     resumed = restarted.resume("job")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from encore_backend.domain.enums import RunStatus, RunTrigger
 from encore_backend.storage.sql.engine import read_only
+from encore_backend.storage.sql.job_controls import ensure_row, lock_job
 from encore_backend.storage.sql.models import job_runs
 
 # Runs that hold a job exclusively; event runs are idempotent and may overlap anything.
@@ -51,9 +52,17 @@ class SqlJobRunStore:
         exclusive: bool,
         dry_run: bool = False,
     ) -> Claim:
-        """Insert a `running` row; an exclusive claim first yields to a live holder."""
+        """Insert a `running` row; an exclusive claim first yields to a live holder.
+
+        Exclusive claims of one job serialise on its control row, so the holder check and the
+        insert are atomic on every database (two claims can't both see "nobody runs it").
+        """
+        if exclusive:
+            ensure_row(self.engine, job_id, now)
         try:
             with self.engine.begin() as conn:
+                if exclusive:
+                    lock_job(conn, job_id)
                 holder = _live_holder(conn, job_id, now) if exclusive else None
                 if holder is not None:
                     return Claim(holder=holder)
