@@ -92,8 +92,8 @@ def run_job(
         trigger=trigger.value,
         fire_time=fire_time or now,
         owner=current_owner(),
-        now=now,
-        lease_expires_at=now + spec.lease,
+        clock=ctx.clock,
+        lease=spec.lease,
         # Event runs are idempotent and dry runs change nothing: neither holds the job.
         exclusive=trigger != RunTrigger.EVENT and not dry_run,
         dry_run=dry_run,
@@ -103,7 +103,7 @@ def run_job(
         return None
     if claim.run is None:
         return _busy(ctx, job_id, trigger, fire_time, now, claim.holder or {})
-    return _execute(ctx, spec, claim.run, now, params or {})
+    return _execute(ctx, spec, claim.run, claim.run["started_at"], params or {})
 
 
 def _busy(

@@ -8,15 +8,12 @@ venue settings), the customers' recent low ratings, and one write transaction.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from sqlalchemy.exc import DBAPIError
+from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import as_utc, iso_z
 from encore_backend.domain.alert_rules import (
@@ -41,7 +38,6 @@ BATCH_SIZE = 500
 DEFAULT_NOTIFY_LEVEL = AlertLevel.HIGH
 ALERT_EMAIL_MAX_AGE = timedelta(days=1)  # older feedback raises its alert but mails no manager
 PUBLIC_FIELDS = ("alert_id", "venue_id", "feedback_id", "level", "title", "description", "reasons")
-T = TypeVar("T")
 History = dict[tuple[int, str], list[tuple[datetime, int]]]
 
 
@@ -109,10 +105,8 @@ def scan_batch(ctx: Container, rows: Sequence[Mapping[str, Any]], *, now: dateti
         if draft.level == AlertLevel.CRITICAL and is_recent(row, now):
             emails[alert["alert_id"]] = alert_emails(ctx, row, alert, now=now)
     ids = [int(r["feedback_id"]) for r in rows]
-    return retry_on_deadlock(
-        lambda: ctx.alerts.save_scan(
-            feedback_ids=ids, alerts=alerts, deliveries=deliveries, now=now, emails=emails
-        )
+    return ctx.alerts.save_scan(
+        feedback_ids=ids, alerts=alerts, deliveries=deliveries, now=now, emails=emails
     )
 
 
@@ -221,26 +215,6 @@ def delivery_row(
         "next_attempt_at": now,
         "created_at": now,
     }
-
-
-def retry_on_deadlock(write: Callable[[], T], *, tries: int = 3) -> T:
-    """Run a write transaction again when the database chose it as a deadlock victim."""
-    for n in range(1, tries + 1):
-        try:
-            return write()
-        except DBAPIError as exc:
-            if n == tries or not is_deadlock(exc):
-                raise
-            log.info("alert scan write deadlocked, retrying (%s/%s)", n, tries)
-            time.sleep(0.05 * n)
-    raise AssertionError("unreachable")
-
-
-def is_deadlock(exc: DBAPIError) -> bool:
-    """MariaDB 1213/1205, PostgreSQL 40P01/40001."""
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None) or (orig.args[0] if orig and orig.args else None)
-    return code in (1213, 1205, "40P01", "40001")
 
 
 # --- reads and acknowledgement (API) ------------------------------------------------------

@@ -168,8 +168,8 @@ def test_a_dead_workers_expired_lease_is_failed_and_the_job_runs(
         trigger="schedule",
         fire_time=now,
         owner="elsewhere:1",
-        now=now,
-        lease_expires_at=now + timedelta(seconds=30),
+        clock=clock,
+        lease=timedelta(seconds=30),
         exclusive=True,
     )
     assert claim.run is not None
@@ -232,8 +232,8 @@ def test_start_up_fails_runs_of_local_processes_that_are_gone(
             trigger="event",
             fire_time=now,
             owner=owner,
-            now=now,
-            lease_expires_at=now + LONG_LEASE,
+            clock=clock,
+            lease=LONG_LEASE,
             exclusive=False,
         )
     assert reap_dead_local_runs(ctx, now=now) == 1

@@ -29,7 +29,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_env(db_url: str, workdir: Path) -> dict[str, str]:
+def serve_env(db_url: str, workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCHEDULER_", "ENCORE_"))}
     env.update(
         ENCORE_DATABASE_URL=db_url,
@@ -38,20 +38,23 @@ def serve_env(db_url: str, workdir: Path) -> dict[str, str]:
         SCHEDULER_STATS_INTERVAL_MINUTES=TICK_MINUTES,
         SCHEDULER_ALERT_INTERVAL_MINUTES=TICK_MINUTES,
     )
+    env.update(extra or {})
     return env
 
 
 class Serve:
     """One `encore serve` child process on a free port, logging to a file."""
 
-    def __init__(self, db_url: str, workdir: Path, name: str) -> None:
+    def __init__(
+        self, db_url: str, workdir: Path, name: str, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [ENCORE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=serve_env(db_url, workdir),
+            env=serve_env(db_url, workdir, env),
             cwd=workdir,  # away from the repo's .env
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.email_queue import insert_items
 from encore_backend.storage.sql.engine import read_only
+from encore_backend.storage.sql.retries import retry_deadlocks
 
 A = m.alerts.c
 F = m.feedback.c
@@ -155,6 +156,7 @@ class SqlAlertStore:
         with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    @retry_deadlocks
     def save_scan(
         self,
         *,

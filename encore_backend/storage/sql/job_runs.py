@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from encore_backend.clock import Clock
 from encore_backend.domain.enums import RunStatus, RunTrigger
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.job_controls import ensure_row, lock_job
 from encore_backend.storage.sql.models import job_runs
+from encore_backend.storage.sql.retries import retry_deadlocks, retry_through_outage
 
 # Runs that hold a job exclusively; event runs are idempotent and may overlap anything.
 EXCLUSIVE_TRIGGERS = (RunTrigger.SCHEDULE.value, RunTrigger.MANUAL.value)
@@ -39,6 +41,7 @@ class SqlJobRunStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @retry_deadlocks
     def claim(
         self,
         *,
@@ -47,25 +50,29 @@ class SqlJobRunStore:
         trigger: str,
         fire_time: datetime | None,
         owner: str,
-        now: datetime,
-        lease_expires_at: datetime,
+        clock: Clock,
+        lease: timedelta,
         exclusive: bool,
         dry_run: bool = False,
     ) -> Claim:
         """Insert a `running` row; an exclusive claim first yields to a live holder.
 
         Exclusive claims of one job serialise on its control row, so the holder check and the
-        insert are atomic on every database (two claims can't both see "nobody runs it").
+        insert are atomic on every database (two claims can't both see "nobody runs it"). The
+        start time is read once the job is seen free: run records then never overlap in time.
         """
         if exclusive:
-            ensure_row(self.engine, job_id, now)
+            ensure_row(self.engine, job_id, clock.now())
         try:
             with self.engine.begin() as conn:
                 if exclusive:
                     lock_job(conn, job_id)
-                holder = _live_holder(conn, job_id, now) if exclusive else None
+                holder = _live_holder(conn, job_id, clock.now()) if exclusive else None
                 if holder is not None:
                     return Claim(holder=holder)
+                # Read after seeing the previous run's committed finish: never before its end.
+                now = clock.now()
+                lease_expires_at = now + lease
                 values = _row(job_id, tick_key, trigger, fire_time, owner, now, RunStatus.RUNNING)
                 values.update(heartbeat_at=now, lease_expires_at=lease_expires_at, dry_run=dry_run)
                 run_id = _insert(conn, values)
@@ -73,6 +80,7 @@ class SqlJobRunStore:
         except IntegrityError:
             return Claim()
 
+    @retry_deadlocks
     def record(
         self,
         *,
@@ -96,6 +104,7 @@ class SqlJobRunStore:
         except IntegrityError:
             return None
 
+    @retry_deadlocks
     def heartbeat(self, *, run_id: int, now: datetime, lease_expires_at: datetime) -> bool:
         """Extend a running lease; False when the run is no longer `running`."""
         with self.engine.begin() as conn:
@@ -106,6 +115,8 @@ class SqlJobRunStore:
             )
             return result.rowcount > 0
 
+    @retry_through_outage
+    @retry_deadlocks
     def finish(
         self,
         *,
@@ -136,6 +147,7 @@ class SqlJobRunStore:
         assert row is not None
         return row
 
+    @retry_deadlocks
     def expire_leases(self, *, now: datetime, job_id: str | None = None) -> int:
         """Mark `running` rows whose lease ran out (their worker died) failed."""
         query = update(job_runs).where(
@@ -147,6 +159,7 @@ class SqlJobRunStore:
             values = {"status": RunStatus.FAILED, "finished_at": now, "error": LEASE_EXPIRED}
             return conn.execute(query.values(**values)).rowcount
 
+    @retry_deadlocks
     def fail_running(self, *, run_id: int, now: datetime, error: str) -> bool:
         """Fail one `running` row (its worker is known to be gone)."""
         with self.engine.begin() as conn:
