@@ -88,7 +88,7 @@ class RawSmtpServer:
             self.commands.append(step)
             if self.scripted[step]:
                 return self.scripted[step].popleft()
-        return self.decide(step) if self.decide else None
+            return self.decide(step) if self.decide else None
 
     def record(self, data: bytes, outcome: str) -> None:
         headers = BytesHeaderParser().parsebytes(data)
