@@ -285,11 +285,13 @@ def test_smtp_a_drop_after_the_final_dot_on_aiosmtpd_is_outcome_unknown(
         SmtpEmailSender(host="127.0.0.1", port=port, timeout=5).send(reply())
 
 
-def test_smtp_auth_required_at_mail_is_a_configuration_error() -> None:
-    refusing = RawSmtpServer().fail("MAIL", "530 5.7.0 Authentication required")
+@pytest.mark.parametrize("step", ["MAIL", "RCPT"])
+def test_smtp_auth_required_is_a_configuration_error(step: str) -> None:
+    refusing = RawSmtpServer().fail(step, "530 5.7.0 Authentication required")
     with refusing as server, pytest.raises(ProviderConfigError, match="530") as caught:
         raw_sender(server).send(reply())
-    assert str(caught.value).startswith("email provider: SMTP 530")
+    assert str(caught.value).startswith("email provider: SMTP ")
+    assert "530 5.7.0 Authentication required" in str(caught.value)
 
 
 @pytest.mark.parametrize("action", ["421 4.4.2 Closing", DROP])

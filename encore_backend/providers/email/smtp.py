@@ -129,6 +129,8 @@ def _is_config(exc: Exception) -> bool:
         return True
     if isinstance(exc, ssl.SSLCertVerificationError):
         return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):  # some servers ask for AUTH at RCPT
+        return any(code in AUTH_CODES for code, _ in exc.recipients.values())
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code in AUTH_CODES
 
 
