@@ -1,4 +1,9 @@
-"""Signed webhook delivery of alerts, retried with exponential backoff, every attempt logged.
+"""Signed webhook delivery of alerts, retried with exponential backoff, every try logged.
+
+A pass (one claim) makes up to TRIES_PER_PASS HTTP tries, retrying a failed connection, a 429 or
+a 5xx after a short wait (one tenacity policy); a pass that still fails leaves the delivery
+pending until a later run, 30 s · 2^(n-1) later (the database holds that time), and after
+MAX_ATTEMPTS passes it is given up.
 
 Delivery is at-least-once: a receiver may see the same X-Encore-Delivery id twice (a process that
 died mid-POST is retried after its claim lease) and should treat it as one event.
@@ -18,8 +23,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential
+from tenacity.stop import stop_base
 
 from encore_backend.domain.enums import DeliveryStatus
+from encore_backend.services import pacing
+from encore_backend.services.pacing import RunClock
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -27,7 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("encore.notify.webhook")
 
 EVENT = "alert.created"
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # passes
+TRIES_PER_PASS = 3
+TRY_BASE_SECONDS = 0.5  # waits between tries of one pass: 0.5 s, 1 s
+TRY_MAX_WAIT_SECONDS = 2.0
 BASE_DELAY_SECONDS = 30.0
 MAX_DELAY_SECONDS = 3600.0
 TIMEOUT_SECONDS = 5.0
@@ -39,8 +51,9 @@ HTTP_CLIENT_KEY = "http_client"  # ctx.extras key: an injected httpx.Client
 @dataclass
 class DeliveryStats:
     delivered: int = 0
-    failed: int = 0  # failed attempts this run (retried later unless given up)
+    failed: int = 0  # failed passes this run (retried later unless given up)
     given_up: int = 0
+    retried: int = 0  # failed tries retried within their pass
 
 
 def event_body(alert: Mapping[str, Any]) -> str:
@@ -59,10 +72,11 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
 
 
 def backoff_seconds(attempts: int, *, jitter: float) -> float:
-    """Delay before the next try after `attempts` failures: 30 s · 2^(n-1), capped at 1 h,
+    """Delay before the next pass after `attempts` failed passes: 30 s · 2^(n-1), capped at 1 h,
     scaled down by up to 20 % (`jitter` in [0, 1)) so retries of many deliveries spread out."""
-    delay = min(BASE_DELAY_SECONDS * 2 ** max(attempts - 1, 0), MAX_DELAY_SECONDS)
-    return delay * (1 - 0.2 * jitter)
+    return pacing.backoff_seconds(
+        attempts, base=BASE_DELAY_SECONDS, cap=MAX_DELAY_SECONDS, jitter=jitter
+    )
 
 
 def headers(delivery_id: str, body: bytes, secret: str, now: datetime) -> dict[str, str]:
@@ -88,17 +102,31 @@ def deliver_due(
         return stats
     injected = ctx.extras.get(HTTP_CLIENT_KEY)
     client = injected or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
-    started = time.monotonic()
+    run = RunClock(ctx, now, budget=timedelta(seconds=RUN_BUDGET_SECONDS))
     try:
         for delivery in due:
-            if time.monotonic() - started > RUN_BUDGET_SECONDS:
+            current = run.now()
+            if run.left() <= 0:
                 break
-            if ctx.webhooks.claim(delivery["delivery_id"], now=now, lease_until=now + CLAIM_LEASE):
-                attempt(ctx, client, delivery, now=now, stats=stats)
+            if ctx.webhooks.claim(
+                delivery["delivery_id"], now=current, lease_until=current + CLAIM_LEASE
+            ):
+                attempt(ctx, client, delivery, run=run, stats=stats)
     finally:
         if injected is None:
             client.close()
     return stats
+
+
+@dataclass(frozen=True)
+class Try:
+    """One HTTP try: its time, status code (None without a response), error and duration."""
+
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    retryable: bool = False
 
 
 def attempt(
@@ -106,51 +134,110 @@ def attempt(
     client: httpx.Client,
     delivery: Mapping[str, Any],
     *,
-    now: datetime,
+    run: RunClock,
     stats: DeliveryStats,
 ) -> None:
-    """POST one delivery and record the outcome."""
+    """One pass at a claimed delivery: POST it, retrying a refused or failed connection, a 429
+    or a 5xx within the pass (one tenacity policy, every try logged); record the outcome."""
+    delivery_id = delivery["delivery_id"]
+
+    def log_try(state: RetryCallState) -> None:
+        failed = _try_of(state)
+        stats.retried += 1
+        log.info(
+            "webhook try %s failed delivery_id=%s: %s",
+            state.attempt_number,
+            delivery_id,
+            failed.error,
+        )
+        ctx.webhooks.log_try(
+            delivery_id,
+            now=failed.at,
+            status_code=failed.status_code,
+            error=failed.error,
+            duration_ms=failed.duration_ms,
+        )
+
+    def pause(seconds: float) -> None:
+        run.pause(seconds)
+
+    retrying = Retrying(
+        retry=retry_if_result(lambda done: done.retryable),
+        stop=stop_after_attempt(TRIES_PER_PASS) | StopWhenOutOfTime(run),
+        wait=wait_exponential(multiplier=TRY_BASE_SECONDS, max=TRY_MAX_WAIT_SECONDS),
+        sleep=pause,
+        before_sleep=log_try,
+        retry_error_callback=_try_of,
+    )
+    last = retrying(post_once, client, delivery, run=run)
+    _record(ctx, delivery, last, now=run.now(), stats=stats)
+
+
+class StopWhenOutOfTime(stop_base):
+    """No further try when the run's budget cannot cover the longest wait, or on shutdown."""
+
+    def __init__(self, run: RunClock) -> None:
+        self.run = run
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.run.stopping.is_set() or self.run.left() < TRY_MAX_WAIT_SECONDS
+
+
+def _try_of(state: RetryCallState) -> Try:
+    assert state.outcome is not None
+    result: Try = state.outcome.result()
+    return result
+
+
+def post_once(client: httpx.Client, delivery: Mapping[str, Any], *, run: RunClock) -> Try:
+    """POST the stored body once, signed at the time of this try."""
+    at, started = run.now(), time.monotonic()
     body = delivery["payload"].encode()
-    hdrs = headers(delivery["delivery_id"], body, delivery["webhook_secret"], now)
-    status_code, error = None, None
-    started = time.monotonic()
+    hdrs = headers(delivery["delivery_id"], body, delivery["webhook_secret"], at)
+    status_code, error, retryable = None, None, False
     try:
         response = client.post(delivery["url"], content=body, headers=hdrs)
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}: {response.text[:200]}"
-    except Exception as exc:  # any transport or URL problem is a failed attempt, not a crash
+            retryable = status_code == 429 or status_code >= 500
+    except Exception as exc:  # any transport or URL problem is a failed try, not a crash
         error = f"{type(exc).__name__}: {exc}"[:500]
+        retryable = isinstance(exc, httpx.TransportError) and not isinstance(
+            exc, httpx.UnsupportedProtocol
+        )
     duration_ms = int((time.monotonic() - started) * 1000)
-    _record(ctx, delivery, now=now, code=status_code, error=error, ms=duration_ms, stats=stats)
+    return Try(at, status_code, error, duration_ms, retryable)
 
 
 def _record(
     ctx: Container,
     delivery: Mapping[str, Any],
+    last: Try,
     *,
     now: datetime,
-    code: int | None,
-    error: str | None,
-    ms: int,
     stats: DeliveryStats,
 ) -> None:
+    """The pass's outcome: delivered, or its last error and the next pass after a backoff."""
     attempts = int(delivery["attempts"]) + 1
-    status, retry_at = next_state(attempts, error=error, now=now, jitter=random.random())
+    status, retry_at = next_state(attempts, error=last.error, now=now, jitter=random.random())
     stats.delivered += status == DeliveryStatus.DELIVERED
-    stats.failed += error is not None
+    stats.failed += last.error is not None
     stats.given_up += status == DeliveryStatus.FAILED
-    if error is not None:
+    if last.error is not None:
         log.warning(
-            "webhook attempt %s failed delivery_id=%s: %s", attempts, delivery["delivery_id"], error
+            "webhook attempt %s failed delivery_id=%s: %s",
+            attempts,
+            delivery["delivery_id"],
+            last.error,
         )
     ctx.webhooks.record_attempt(
         delivery["delivery_id"],
-        now=now,
+        now=last.at,
         status=status,
-        status_code=code,
-        error=error,
-        duration_ms=ms,
+        status_code=last.status_code,
+        error=last.error,
+        duration_ms=last.duration_ms,
         next_attempt_at=retry_at,
     )
 

@@ -57,3 +57,10 @@ class ProviderConfigError(PermanentProviderError):
 
     def __str__(self) -> str:
         return f"{self.provider}: {self.reason}"
+
+
+class OutcomeUnknownError(PermanentProviderError):
+    """The message was handed over (SMTP: the final `.` of DATA written; SES: the request sent)
+    and no answer came back: it may have gone out. Resending could deliver it twice, so the item
+    is parked `failed` "outcome unknown" for an operator to requeue, never retried automatically.
+    """

@@ -162,6 +162,7 @@ REGISTRY: tuple[JobSpec, ...] = (
         func="encore_backend.scheduler.jobs.email_sender:run",
         schedule=Every("scheduler_email_interval_minutes"),
         description="sends queue items whose scheduled_send_time has passed",
+        dry_run=True,
     ),
     JobSpec(
         id="daily_report",

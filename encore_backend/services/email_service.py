@@ -15,6 +15,10 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
+
+from encore_backend.clock import iso_z
 from encore_backend.config import Settings
 from encore_backend.domain.enums import EmailKind, QueueStatus
 from encore_backend.providers.email import (
@@ -24,8 +28,13 @@ from encore_backend.providers.email import (
     make_unsubscribe_token,
     unsubscribe_url,
 )
-from encore_backend.providers.email.base import sender_domain
-from encore_backend.providers.errors import ProviderError, TransientProviderError
+from encore_backend.providers.email.base import SendResult, sender_domain
+from encore_backend.providers.errors import (
+    OutcomeUnknownError,
+    ProviderConfigError,
+    ProviderError,
+    TransientProviderError,
+)
 from encore_backend.services.manager_mail import manager_message
 from encore_backend.services.pacing import RunClock, backoff_seconds, run_budget, wait_for_permit
 
@@ -40,6 +49,11 @@ PENDING, CANCELLED, REPLY = QueueStatus.PENDING, QueueStatus.CANCELLED, EmailKin
 SEND_LEASE = timedelta(minutes=5)  # far longer than one send (SMTP timeout 30 s)
 RETRY_BASE_SECONDS = 60.0
 RETRY_CAP_SECONDS = 3600.0
+# Within one claim: tries of a transient failure before the hand-over, waits between them.
+SEND_TRIES = 3
+TRY_BASE_SECONDS = 1.0
+TRY_MAX_WAIT_SECONDS = 8.0  # a provider asking for longer is left to a later run
+PREVIEW_LIMIT = 100  # due items a dry run lists (the count covers them all)
 # Without ENCORE_UNSUBSCRIBE_SECRET or ENCORE_ADMIN_TOKEN (a dev set-up), links use this key.
 DEV_UNSUBSCRIBE_SECRET = "encore-dev-unsubscribe-secret"
 
@@ -49,8 +63,9 @@ class SendReport:
     """What one sender run did (kept in the run record)."""
 
     sent: int = 0
-    retried: int = 0
-    failed: int = 0
+    retried: int = 0  # failed tries followed by another (in this claim or a later run)
+    failed: int = 0  # parked `failed`, outcome_unknown included
+    outcome_unknown: int = 0  # handed over without an answer (leases expired: `expired`)
     cancelled: int = 0
     expired: list[str] = field(default_factory=list)
     out_of_budget: bool = False
@@ -114,7 +129,8 @@ def send_due(
     lease: timedelta = SEND_LEASE,
 ) -> SendReport:
     """Expire dead workers' claims, then send due items one by one, paced by
-    MAX_EMAILS_PER_MINUTE, until none is due or the run's time budget is spent."""
+    MAX_EMAILS_PER_MINUTE, until none is due or the run's time budget is spent. A provider
+    configuration error stops the run at once, the item given back untouched (then raised)."""
     report = SendReport(expired=ctx.email_queue.expire_leases(now=now))
     budget = run_budget(ctx.settings.scheduler_email_interval_minutes, max_seconds)
     run, sender, limit = RunClock(ctx, now, budget=budget), None, ctx.settings.max_emails_per_minute
@@ -123,14 +139,32 @@ def send_due(
         if permit is None:
             report.out_of_budget = True
             break
-        current, claim = run.now(), new_claim()
-        item = ctx.email_queue.claim_next(now=current, claim=claim, lease_until=current + lease)
-        if item is not None:
+        try:
             sender = sender or email_sender(ctx)
-            if send_one(ctx, sender, item, claim=claim, now=current, report=report):
-                continue
-        ctx.rate_limits.release(permit)  # nothing went out under this permit
+            sent = claim_and_send(ctx, sender, run=run, lease=lease, report=report)
+        except ProviderConfigError:
+            ctx.rate_limits.release(permit)  # the run stops here: nothing went out
+            raise
+        if not sent:
+            ctx.rate_limits.release(permit)  # nothing went out under this permit
     return report
+
+
+def claim_and_send(
+    ctx: Container, sender: EmailSender, *, run: RunClock, lease: timedelta, report: SendReport
+) -> bool:
+    """Claim one due item and send it; False when none was claimed or it was cancelled unsent.
+    On ProviderConfigError the item goes back to `pending` as it was before the claim."""
+    current, claim = run.now(), new_claim()
+    item = ctx.email_queue.claim_next(now=current, claim=claim, lease_until=current + lease)
+    if item is None:
+        return False
+    try:
+        return send_one(ctx, sender, item, claim=claim, run=run, report=report)
+    except ProviderConfigError as exc:
+        log.error("email provider refused the configuration, run stopped: %s", exc)
+        ctx.email_queue.release(item, claim=claim)
+        raise
 
 
 def new_claim() -> str:
@@ -144,35 +178,112 @@ def send_one(
     item: Mapping[str, Any],
     *,
     claim: str,
-    now: datetime,
+    run: RunClock,
     report: SendReport,
 ) -> bool:
     """Send one claimed item and record the outcome; False when it was cancelled unsent."""
-    queue = ctx.email_queue
+    queue, backend = ctx.email_queue, sender.backend
     reason = cancel_reason(item)
     if reason:
-        queue.mark_cancelled(item, claim=claim, now=now, reason=reason)
+        queue.mark_cancelled(item, claim=claim, now=run.now(), reason=reason)
         report.cancelled += 1
         return False
     try:
-        result = sender.send(message_for(ctx.settings, item, now=now))
+        result = deliver(ctx, sender, item, claim=claim, run=run, report=report)
+    except ProviderConfigError:
+        raise
     except TransientProviderError as exc:
-        _retry_or_fail(ctx, item, exc, claim=claim, now=now, backend=sender.backend, report=report)
+        _retry_or_fail(ctx, item, exc, claim=claim, now=run.now(), backend=backend, report=report)
+    except OutcomeUnknownError as exc:
+        log.warning("email %s outcome unknown, not resent: %s", item["queue_id"], exc.reason)
+        queue.mark_outcome_unknown(
+            item, claim=claim, now=run.now(), detail=exc.reason, backend=backend
+        )
+        report.failed += 1
+        report.outcome_unknown += 1
     except Exception as exc:  # permanent, or unknown: never risk a second copy
         error = exc.reason if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
         log.warning("email %s failed: %s", item["queue_id"], error)
-        queue.mark_failed(item, claim=claim, now=now, error=error, backend=sender.backend)
+        queue.mark_failed(item, claim=claim, now=run.now(), error=error, backend=backend)
         report.failed += 1
     else:
-        queue.mark_sent(
-            item,
-            claim=claim,
-            now=now,
-            backend=result.backend,
-            provider_message_id=result.provider_message_id,
-        )
+        _record_sent(ctx, item, result, claim=claim, now=run.now())
         report.sent += 1
     return True
+
+
+def deliver(
+    ctx: Container,
+    sender: EmailSender,
+    item: Mapping[str, Any],
+    *,
+    claim: str,
+    run: RunClock,
+    report: SendReport,
+) -> SendResult:
+    """Hand the item's message to the provider. Transient failures (all before the hand-over)
+    are retried within this claim by one tenacity policy, each failed try logged; a wait longer
+    than TRY_MAX_WAIT_SECONDS or the run's budget is left to a later run's backoff."""
+
+    def log_try(state: RetryCallState) -> None:
+        error = _failure(state)
+        report.retried += 1
+        log.info("email %s try %s failed: %s", item["queue_id"], state.attempt_number, error)
+        ctx.email_queue.note_retry(
+            item, claim=claim, now=run.now(), error=error.reason, backend=sender.backend
+        )
+
+    def pause(seconds: float) -> None:
+        run.pause(seconds)
+
+    message = message_for(ctx.settings, item, now=run.now())
+    retrying = Retrying(
+        retry=retry_if_exception_type(TransientProviderError),
+        stop=stop_after_attempt(SEND_TRIES) | StopBeforeLongWait(run),
+        wait=_try_wait,
+        sleep=pause,
+        before_sleep=log_try,
+        reraise=True,
+    )
+    return retrying(sender.send, message)
+
+
+class StopBeforeLongWait(stop_base):
+    """Stop rather than wait past TRY_MAX_WAIT_SECONDS, the run's budget, or into a shutdown."""
+
+    def __init__(self, run: RunClock) -> None:
+        self.run = run
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        if self.run.stopping.is_set():
+            return True
+        return _try_wait(retry_state) > min(TRY_MAX_WAIT_SECONDS, self.run.left())
+
+
+def _failure(state: RetryCallState) -> ProviderError:
+    exc = state.outcome.exception() if state.outcome else None
+    assert isinstance(exc, ProviderError)
+    return exc
+
+
+def _try_wait(state: RetryCallState) -> float:
+    """1 s, 2 s, … between tries of one claim; never sooner than the provider's retry_after."""
+    delay = backoff_seconds(
+        state.attempt_number, base=TRY_BASE_SECONDS, cap=TRY_MAX_WAIT_SECONDS, jitter=0.0
+    )
+    return max(delay, _failure(state).retry_after or 0.0)
+
+
+def _record_sent(
+    ctx: Container, item: Mapping[str, Any], result: SendResult, *, claim: str, now: datetime
+) -> None:
+    ctx.email_queue.mark_sent(
+        item,
+        claim=claim,
+        now=now,
+        backend=result.backend,
+        provider_message_id=result.provider_message_id,
+    )
 
 
 def _retry_or_fail(
@@ -185,7 +296,8 @@ def _retry_or_fail(
     backend: str,
     report: SendReport,
 ) -> None:
-    """Back to pending with a backoff, or `failed` after EMAIL_MAX_ATTEMPTS."""
+    """Back to pending with a backoff stored on the item (the next run's business), or `failed`
+    after EMAIL_MAX_ATTEMPTS claims."""
     attempts = int(item["attempts"]) + 1
     if attempts >= ctx.settings.email_max_attempts:
         error = f"{exc.reason} (gave up after {attempts} attempts)"
@@ -205,6 +317,34 @@ def _retry_or_fail(
         item, claim=claim, now=now, error=exc.reason, next_attempt_at=retry_at, backend=backend
     )
     report.retried += 1
+
+
+def preview_due(ctx: Container, *, now: datetime, limit: int = PREVIEW_LIMIT) -> dict[str, Any]:
+    """What a run at `now` would do, read only: the due items (recipients masked) and the
+    claims whose lease has expired (they would be parked "outcome unknown")."""
+    count, items = ctx.email_queue.due_items(now=now, limit=limit)
+    return {
+        "due": count,
+        "items": [
+            {
+                "queue_id": item["queue_id"],
+                "kind": item["kind"],
+                "to": mask_address(item["customer_email"]),
+                "scheduled_send_time": iso_z(item["scheduled_send_time"]),
+                "attempts": item["attempts"],
+            }
+            for item in items
+        ],
+        "leases_expired": ctx.email_queue.stale_leases(now=now),
+    }
+
+
+def mask_address(address: str | None) -> str | None:
+    """ "zoe.martin@example.com" → "z***@example.com": enough to recognise, not to harvest."""
+    if not address:
+        return address
+    local, at, domain = address.partition("@")
+    return f"{local[:1]}***{at}{domain}"
 
 
 def message_for(settings: Settings, item: Mapping[str, Any], *, now: datetime) -> EmailMessage:

@@ -16,6 +16,8 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 from support.moto_server import FAKE_CREDENTIALS, moto_server, sent_raw_messages
+from support.raw_smtp_server import DROP, STALL, RawSmtpServer
+from support.scripted_http_server import CLOSE, ScriptedHttpServer, throttled
 from support.smtp_server import (
     RecordingHandler,
     free_port,
@@ -30,7 +32,12 @@ from encore_backend.providers.email.base import wire_bytes
 from encore_backend.providers.email.outbox import OutboxEmailSender
 from encore_backend.providers.email.ses import SesEmailSender
 from encore_backend.providers.email.smtp import SmtpEmailSender
-from encore_backend.providers.errors import PermanentProviderError, TransientProviderError
+from encore_backend.providers.errors import (
+    OutcomeUnknownError,
+    PermanentProviderError,
+    ProviderConfigError,
+    TransientProviderError,
+)
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, connect_timeout=2)
 FROM = "Encore <no-reply@encore.example>"
@@ -160,7 +167,6 @@ def test_a_message_without_message_id_gets_one(backend: Backend) -> None:
     [
         ("421", TransientProviderError),
         ("451", TransientProviderError),
-        ("drop", TransientProviderError),
         ("550", PermanentProviderError),
         ("rcpt550", PermanentProviderError),
     ],
@@ -215,24 +221,95 @@ def test_smtp_starttls_and_auth() -> None:
             host="127.0.0.1", port=port, timeout=5, starttls=True,
             username="encore", password="wrong", ssl_context=client_tls,
         )  # fmt: skip
-        with pytest.raises(PermanentProviderError, match="535"):
+        with pytest.raises(ProviderConfigError, match="535") as refused:
             bad.send(reply())
+        assert refused.value.provider == "email provider" and "pa55" not in str(refused.value)
         untrusted = SmtpEmailSender(host="127.0.0.1", port=port, timeout=5, starttls=True)
-        with pytest.raises(PermanentProviderError, match="CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(ProviderConfigError, match="CERTIFICATE_VERIFY_FAILED"):
             untrusted.send(reply())
         plain = SmtpEmailSender(host="127.0.0.1", port=port, timeout=5)
-        with pytest.raises(PermanentProviderError, match="530"):
+        with pytest.raises(ProviderConfigError, match="530"):
             plain.send(reply())
     assert len(handler.messages) == 1
+
+
+# --- SMTP hand-over: a raw server failing at one step; only failures before the final `.` retry ---
+
+
+def raw_sender(server: RawSmtpServer) -> SmtpEmailSender:
+    return SmtpEmailSender(host="127.0.0.1", port=server.port, timeout=0.5)
+
+
+@pytest.mark.parametrize(
+    ("step", "action", "copies"),
+    [
+        ("MAIL", "451 4.3.0 Try again later", []),
+        ("RCPT", "452 4.2.2 Mailbox full for now", []),
+        ("DATA", "451 4.3.0 Not now", []),
+        ("MAIL", DROP, []),
+        ("RCPT", DROP, []),
+        ("DATA", DROP, []),
+        ("DATA", STALL, []),
+        ("DOT", "451 4.3.0 Queue full", ["refused"]),
+    ],
+)
+def test_smtp_failures_before_the_hand_over_are_transient(
+    step: str, action: str, copies: list[str]
+) -> None:
+    with RawSmtpServer().fail(step, action) as server:
+        message = reply()
+        with pytest.raises(TransientProviderError):
+            raw_sender(server).send(message)
+        assert server.copies(message["Message-ID"]) == copies
+        raw_sender(server).send(message)  # safe to retry: the server never took it
+        assert server.copies(message["Message-ID"]) == [*copies, "accepted"]
+
+
+@pytest.mark.parametrize(("action", "copy"), [(DROP, "dropped"), (STALL, "stalled")])
+def test_smtp_no_reply_after_the_final_dot_is_outcome_unknown(action: str, copy: str) -> None:
+    with RawSmtpServer().fail("DOT", action) as server:
+        message = reply()
+        with pytest.raises(OutcomeUnknownError, match="handed over") as caught:
+            raw_sender(server).send(message)
+        assert not isinstance(caught.value, TransientProviderError)
+        assert server.copies(message["Message-ID"]) == [copy]
+
+
+def test_smtp_a_drop_after_the_final_dot_on_aiosmtpd_is_outcome_unknown(
+    smtp_handler: tuple[RecordingHandler, int],
+) -> None:
+    handler, port = smtp_handler
+    handler.faults.clear()
+    handler.faults.append("drop")
+    with pytest.raises(OutcomeUnknownError):
+        SmtpEmailSender(host="127.0.0.1", port=port, timeout=5).send(reply())
+
+
+@pytest.mark.parametrize("step", ["MAIL", "RCPT"])
+def test_smtp_auth_required_is_a_configuration_error(step: str) -> None:
+    refusing = RawSmtpServer().fail(step, "530 5.7.0 Authentication required")
+    with refusing as server, pytest.raises(ProviderConfigError, match="530") as caught:
+        raw_sender(server).send(reply())
+    assert str(caught.value).startswith("email provider: SMTP ")
+    assert "530 5.7.0 Authentication required" in str(caught.value)
+
+
+@pytest.mark.parametrize("action", ["421 4.4.2 Closing", DROP])
+def test_smtp_a_failing_quit_after_acceptance_is_still_a_success(action: str) -> None:
+    """The 250 to the data settled it: a refused or dropped QUIT must not cause a resend."""
+    with RawSmtpServer().fail("QUIT", action) as server:
+        result = raw_sender(server).send(reply())
+        assert server.accepted() == [result.message_id]
 
 
 # --- SES: real moto server for delivery and rejection; Stubber for throttling shapes ---
 
 
-def test_ses_unverified_sender_is_permanent(moto_url: str) -> None:
-    client = boto3.client("sesv2", endpoint_url=moto_url, **FAKE_CREDENTIALS)
-    with pytest.raises(PermanentProviderError, match="MessageRejected"):
+def test_ses_unverified_sender_is_a_configuration_error(moto_url: str) -> None:
+    client = boto3.client("sesv2", endpoint_url=moto_url, config=NO_RETRIES, **FAKE_CREDENTIALS)
+    with pytest.raises(ProviderConfigError, match="MessageRejected") as caught:
         SesEmailSender(client=client).send(reply(from_addr="someone@unverified.example"))
+    assert str(caught.value).startswith("email provider: ses MessageRejected")
 
 
 def test_ses_unreachable_endpoint_is_transient() -> None:
@@ -270,6 +347,8 @@ def test_ses_sends_raw_mime_with_the_configuration_set() -> None:
         ("MessageRejected", 400, PermanentProviderError),
         ("MailFromDomainNotVerifiedException", 400, PermanentProviderError),
         ("BadRequestException", 400, PermanentProviderError),
+        ("AccessDeniedException", 403, ProviderConfigError),
+        ("UnrecognizedClientException", 403, ProviderConfigError),
     ],
 )
 def test_ses_errors_are_classified(code: str, status: int, error: type[Exception]) -> None:
@@ -277,6 +356,72 @@ def test_ses_errors_are_classified(code: str, status: int, error: type[Exception
     stub.add_client_error("send_email", service_error_code=code, http_status_code=status)
     with stub, pytest.raises(error, match=code):
         sender.send(reply())
+
+
+def test_ses_an_unverified_recipient_fails_only_its_own_item() -> None:
+    """SES sandbox: the rejection names the recipient, not our sender: not a set-up error."""
+    sender, stub = stubbed_ses()
+    text = "Email address is not verified. The following identities failed: zoe@example.com"
+    stub.add_client_error("send_email", service_error_code="MessageRejected", service_message=text)
+    with stub, pytest.raises(PermanentProviderError) as caught:
+        sender.send(reply())
+    assert not isinstance(caught.value, ProviderConfigError)
+
+
+# --- SES hand-over: a real local endpoint that takes the request and never answers ---
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials from the environment, as a deployment would pass them."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+
+@pytest.mark.parametrize("step", [STALL, CLOSE])
+def test_ses_no_answer_after_the_request_is_outcome_unknown(aws_env: None, step: str) -> None:
+    with ScriptedHttpServer(script=[step]) as endpoint:
+        sender = SesEmailSender(endpoint_url=endpoint.url, read_timeout=0.5, connect_timeout=1)
+        with pytest.raises(OutcomeUnknownError, match="handed over"):
+            sender.send(reply())
+        assert len(endpoint.requests) == 1  # botocore did not resend it either
+
+
+def test_ses_throttling_is_transient_and_not_resent_by_botocore(aws_env: None) -> None:
+    with ScriptedHttpServer(script=[throttled()]) as endpoint:
+        sender = SesEmailSender(endpoint_url=endpoint.url, read_timeout=2)
+        with pytest.raises(TransientProviderError, match="TooManyRequestsException"):
+            sender.send(reply())
+        assert len(endpoint.requests) == 1
+        assert sender.send(reply()).provider_message_id == "scripted-1"
+
+
+def test_ses_missing_credentials_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with ScriptedHttpServer() as endpoint:
+        sender = SesEmailSender(endpoint_url=endpoint.url, read_timeout=2)
+        with pytest.raises(ProviderConfigError, match="credentials") as caught:
+            sender.send(reply())
+        assert endpoint.requests == [] and caught.value.provider == "email provider"
+
+
+def test_ses_refused_credentials_are_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INITIAL_NO_AUTH_ACTION_COUNT", "0")  # moto checks keys from the start
+    with moto_server() as url:
+        client = boto3.client("sesv2", endpoint_url=url, config=NO_RETRIES, **FAKE_CREDENTIALS)
+        with pytest.raises(ProviderConfigError) as caught:
+            SesEmailSender(client=client).send(reply())
+    assert caught.value.provider == "email provider"
+    assert "InvalidClientTokenId" in str(caught.value) or "403" in str(caught.value)
 
 
 # --- outbox specifics and the factory ---

@@ -1,21 +1,47 @@
-"""SMTP delivery (smtplib) with timeouts, optional STARTTLS and AUTH, and classified failures."""
+"""SMTP delivery (smtplib) with timeouts, optional STARTTLS and AUTH, and classified failures.
+
+The send is split at the hand-over: once the final `.` of DATA is written the server may have
+taken the message, so a lost connection or a timeout while waiting for its reply is "outcome
+unknown" (never retried); before that (connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, the reply to
+DATA itself) nothing was delivered and a transient failure is safe to retry.
+"""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 from email.message import EmailMessage
+from typing import Any
 
 from encore_backend.providers.email.base import SendResult, ensure_message_id, on_wire
 from encore_backend.providers.errors import (
+    OutcomeUnknownError,
     PermanentProviderError,
+    ProviderConfigError,
     ProviderError,
     TransientProviderError,
 )
 
+EMAIL_PROVIDER = "email provider"
+# Replies that say our credentials or TLS set-up are refused: every message would fail alike.
+AUTH_CODES = frozenset({530, 534, 535, 538})
+
+
+class HandOverSMTP(smtplib.SMTP):
+    """smtplib.SMTP that notes when the end of DATA (the final `.`) has been written."""
+
+    handed_over = False
+
+    def send(self, s: Any) -> None:
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.handed_over = True
+
 
 class SmtpEmailSender:
-    """One connection per message: 4xx, disconnects, timeouts → transient; 5xx → permanent."""
+    """One connection per message: 4xx, disconnects, timeouts before the hand-over → transient;
+    5xx → permanent; refused credentials or TLS → ProviderConfigError; no reply after the
+    hand-over → OutcomeUnknownError."""
 
     backend = "smtp"
 
@@ -38,20 +64,77 @@ class SmtpEmailSender:
 
     def send(self, message: EmailMessage) -> SendResult:
         message_id = ensure_message_id(message)
+        smtp = self._session()
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=self.ssl_context or ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password or "")
-                smtp.send_message(on_wire(message))
-        except (smtplib.SMTPException, OSError) as exc:
-            raise classify_smtp_error(exc) from exc
+            _transfer(smtp, on_wire(message))
+        finally:
+            close_quietly(smtp)
         return SendResult(message_id=message_id, backend=self.backend)
 
+    def _session(self) -> HandOverSMTP:
+        """Connected, greeted, TLS and AUTH done: any failure here concerns no message."""
+        try:
+            smtp = HandOverSMTP(self.host, self.port, timeout=self.timeout)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise classify_smtp_error(exc, setup=True) from exc
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            if self.starttls:
+                smtp.starttls(context=self.ssl_context or ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password or "")
+        except (smtplib.SMTPException, OSError) as exc:
+            close_quietly(smtp)
+            raise classify_smtp_error(exc, setup=True) from exc
+        return smtp
 
-def classify_smtp_error(exc: Exception) -> ProviderError:
-    """4xx replies and broken connections may pass; 5xx, bad auth and TLS trust never will."""
+
+def _transfer(smtp: HandOverSMTP, message: EmailMessage) -> None:
+    """MAIL, RCPT, DATA; a failure after the hand-over that is not a clean refusal is unknown."""
+    try:
+        smtp.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        if smtp.handed_over and not _refused_after_data(exc):
+            reason = f"SMTP no reply after the message was handed over: {exc}"
+            raise OutcomeUnknownError(reason) from exc
+        raise classify_smtp_error(exc) from exc
+
+
+def _refused_after_data(exc: Exception) -> bool:
+    """A 4xx/5xx reply to the end of DATA: the server said it did not take the message."""
+    return isinstance(exc, smtplib.SMTPDataError) and 400 <= exc.smtp_code < 600
+
+
+def close_quietly(smtp: smtplib.SMTP) -> None:
+    """QUIT if the connection still stands; a failing QUIT changes nothing about the message."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
+
+
+def classify_smtp_error(exc: Exception, *, setup: bool = False) -> ProviderError:
+    """4xx replies and broken connections may pass; 5xx never will; refused credentials, TLS
+    trust or a permanent refusal while setting up the session are configuration errors."""
+    error = _classify(exc)
+    if isinstance(error, PermanentProviderError) and (setup or _is_config(exc)):
+        return ProviderConfigError(error.reason, provider=EMAIL_PROVIDER)
+    return error
+
+
+def _is_config(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
+        return True
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):  # some servers ask for AUTH at RCPT
+        return any(code in AUTH_CODES for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code in AUTH_CODES
+
+
+def _classify(exc: Exception) -> ProviderError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(

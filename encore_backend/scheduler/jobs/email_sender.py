@@ -1,4 +1,7 @@
-"""Job `email_sender`: send queue items whose scheduled time has passed (SPEC §3, §4)."""
+"""Job `email_sender`: send queue items whose scheduled time has passed (SPEC §3, §4).
+
+A dry run (params dry_run=True) lists what is due and claims, sends and writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,10 @@ if TYPE_CHECKING:
 
 
 def run(ctx: Container, now: datetime, **params: Any) -> JobResult:
-    """One paced sender pass from `now`; params: max_seconds, lease_seconds."""
+    """One paced sender pass from `now`; params: max_seconds, lease_seconds, dry_run."""
+    if params.get("dry_run"):
+        preview = email_service.preview_due(ctx, now=now)
+        return JobResult(items_processed=preview["due"], details={"dry_run": True, **preview})
     lease = params.get("lease_seconds")
     report = email_service.send_due(
         ctx,
@@ -28,7 +34,7 @@ def run(ctx: Container, now: datetime, **params: Any) -> JobResult:
             "retried": report.retried,
             "failed": report.failed,
             "cancelled": report.cancelled,
-            "outcome_unknown": len(report.expired),
+            "outcome_unknown": len(report.expired) + report.outcome_unknown,
             "out_of_budget": report.out_of_budget,
         },
     )

@@ -324,6 +324,46 @@ class SqlEmailQueueStore(QueueAdmin):
             _history(conn, item, now, FAILED, error, backend, None)
         return won
 
+    def mark_outcome_unknown(
+        self, item: Mapping[str, Any], *, claim: str, now: datetime, detail: str, backend: str
+    ) -> bool:
+        """Handed over without an answer: `failed` "outcome unknown" (the detail in the history),
+        never resent automatically; an operator may requeue it."""
+        with self.engine.begin() as conn:
+            won = _move(conn, item, claim, status=FAILED, error=OUTCOME_UNKNOWN)
+            if won:
+                _set_reply(conn, item, ReplyStatus.FAILED, error=OUTCOME_UNKNOWN)
+            _history(conn, item, now, "outcome_unknown", detail, backend, None)
+        return won
+
+    def note_retry(
+        self, item: Mapping[str, Any], *, claim: str, now: datetime, error: str, backend: str
+    ) -> None:
+        """A failed try that is retried within the same claim: logged, the item stays claimed."""
+        with self.engine.begin() as conn:
+            _history(conn, item, now, "retry", error, backend, None)
+
+    def release(self, item: Mapping[str, Any], *, claim: str) -> bool:
+        """Give a claimed item back untouched (pending, attempts not counted, no history): the
+        provider refused our configuration, so the item itself was never tried."""
+        with self.engine.begin() as conn:
+            return _move(conn, item, claim, status=PENDING, count_attempt=False, only_from=SENDING)
+
+    def due_items(self, *, now: datetime, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
+        """How many items are due, and the first `limit` of them (a dry run's preview)."""
+        columns = (Q.queue_id, Q.kind, Q.customer_email, Q.scheduled_send_time, Q.attempts)
+        query = select(*columns).where(*_due_where(now)).order_by(Q.scheduled_send_time)
+        with self.engine.connect() as conn:
+            count = conn.execute(select(func.count()).where(*_due_where(now))).scalar_one()
+            rows = conn.execute(query.limit(limit))
+            return int(count), [dict(r._mapping) for r in rows]
+
+    def stale_leases(self, *, now: datetime) -> list[str]:
+        """Ids of items left `sending` past their lease (expire_leases would park them)."""
+        query = select(Q.queue_id).where(Q.status == SENDING, Q.lease_expires_at < now)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
     def mark_cancelled(
         self, item: Mapping[str, Any], *, claim: str, now: datetime, reason: str
     ) -> bool:
@@ -356,14 +396,15 @@ class SqlEmailQueueStore(QueueAdmin):
 def _due_ids(now: datetime) -> Any:
     """Due ids oldest first, in ix_email_queue_due order: no tie-break column, which would sort
     the whole backlog for every claim (quadratic over a large backlog)."""
+    return select(Q.queue_id).where(*_due_where(now)).order_by(Q.scheduled_send_time)
+
+
+def _due_where(now: datetime) -> tuple[Any, ...]:
+    """Pending, scheduled by `now`, and past any retry backoff."""
     return (
-        select(Q.queue_id)
-        .where(
-            Q.status == PENDING,
-            Q.scheduled_send_time <= now,
-            or_(Q.next_attempt_at.is_(None), Q.next_attempt_at <= now),
-        )
-        .order_by(Q.scheduled_send_time)
+        Q.status == PENDING,
+        Q.scheduled_send_time <= now,
+        or_(Q.next_attempt_at.is_(None), Q.next_attempt_at <= now),
     )
 
 

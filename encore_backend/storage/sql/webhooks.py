@@ -1,4 +1,8 @@
-"""Webhook deliveries (the outbox rows the alert scan writes) and the log of every attempt."""
+"""Webhook deliveries (the outbox rows the alert scan writes) and the log of every HTTP try.
+
+A delivery's `attempts` counts the passes that tried it (one claim each); `webhook_attempts`
+holds one row per HTTP try, so a pass that retried within itself logs several.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from encore_backend.domain.enums import DeliveryStatus
 from encore_backend.storage.sql import models as m
@@ -88,17 +92,9 @@ class SqlWebhookStore:
         duration_ms: int,
         next_attempt_at: datetime | None,
     ) -> None:
-        """Log one attempt and move the delivery on (delivered, retry later, or failed)."""
+        """Log the pass's last try and move the delivery on (delivered, retry later, failed)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(m.webhook_attempts).values(
-                    delivery_id=delivery_id,
-                    attempted_at=now,
-                    status_code=status_code,
-                    error=error,
-                    duration_ms=duration_ms,
-                )
-            )
+            _log_try(conn, delivery_id, now, status_code, error, duration_ms)
             conn.execute(
                 update(m.webhook_deliveries)
                 .where(D.delivery_id == delivery_id)
@@ -112,8 +108,40 @@ class SqlWebhookStore:
                 )
             )
 
+    def log_try(
+        self,
+        delivery_id: str,
+        *,
+        now: datetime,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> None:
+        """Log a failed try that the same pass retries (the delivery stays claimed)."""
+        with self.engine.begin() as conn:
+            _log_try(conn, delivery_id, now, status_code, error, duration_ms)
+
     def count_by_status(self) -> dict[str, int]:
         """Delivery counts per status (for metrics)."""
         query = select(D.status, func.count()).group_by(D.status)
         with read_only(self.engine) as conn:
             return {status: int(n) for status, n in conn.execute(query)}
+
+
+def _log_try(
+    conn: Connection,
+    delivery_id: str,
+    now: datetime,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+) -> None:
+    conn.execute(
+        insert(m.webhook_attempts).values(
+            delivery_id=delivery_id,
+            attempted_at=now,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+        )
+    )
