@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from reply_support import all_rows, feedback, feedback_row, use_manual_sleep, use_provider, venue
+from sqlalchemy import text
 from support.bedrock_server import (
     DENIED_KEY,
     GOOD_KEY,
@@ -36,6 +37,7 @@ from encore_backend.scheduler.runner import run_job
 from encore_backend.services import approval_service
 from encore_backend.services.reply_service import MAX_ATTEMPTS, MAX_DRAFT_RUNS
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.replies import candidates_query
 
 GOOD_KEY_OPENAI = "sk-live-good-4f9c2e"
 WRONG_KEY = "sk-live-wrong-7d1a0b3e9c"
@@ -271,6 +273,19 @@ def test_a_provider_that_stays_down_fails_the_reply_only_after_the_bound(
     clock.advance(hours=2)
     ai_generator.run(ctx, clock.now())
     assert len(script.requests) == MAX_DRAFT_RUNS * MAX_ATTEMPTS  # a failed reply is final
+
+
+def test_the_selection_walks_the_primary_key_and_probes_the_reply_index(ctx: Container) -> None:
+    if ctx.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is read on SQLite; MariaDB/PostgreSQL plans depend on statistics")
+    query = candidates_query(now=ctx.clock.now(), after_id=0, limit=50)
+    sql = str(query.compile(ctx.engine, compile_kwargs={"literal_binds": True}))
+    with ctx.engine.connect() as conn:
+        plan = [row[3] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+
+    assert "SEARCH feedback USING INTEGER PRIMARY KEY (rowid>?)" in plan
+    assert any("encore_ai_responses USING INDEX ix_ai_responses_feedback" in p for p in plan)
+    assert not any(p.startswith("SCAN") for p in plan)
 
 
 # --- dry run ---

@@ -91,22 +91,8 @@ class SqlReplyStore:
         Only feedback the alert detector has scanned: a critical alert must be known before a
         draft is routed (SPEC §4). A walk up the primary key from `after_id`; the reply check
         is a probe of the unique index on ai_responses.feedback_id."""
-        has_reply = exists().where(R.feedback_id == F.feedback_id)
-        query = (
-            _source_query()
-            .where(
-                F.status == FeedbackStatus.NEW.value,
-                F.alert_scanned_at.is_not(None),
-                F.feedback_id > after_id,
-                or_(F.draft_retry_at.is_(None), F.draft_retry_at <= now),
-                S.ai_generation_enabled.is_(True),
-                S.auto_generate_responses.is_(True),
-                ~has_reply,
-            )
-            .order_by(F.feedback_id)
-            .limit(limit)
-        )
         with self.engine.connect() as conn:
+            query = candidates_query(now=now, after_id=after_id, limit=limit)
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def draft_source(self, feedback_id: int) -> dict[str, Any] | None:
@@ -213,6 +199,25 @@ class SqlReplyStore:
                 .values(status=status.value, **values)
             )
         return result.rowcount == 1
+
+
+def candidates_query(*, now: datetime, after_id: int, limit: int) -> Any:
+    """The `candidates` select (tests read its query plan)."""
+    has_reply = exists().where(R.feedback_id == F.feedback_id)
+    return (
+        _source_query()
+        .where(
+            F.status == FeedbackStatus.NEW.value,
+            F.alert_scanned_at.is_not(None),
+            F.feedback_id > after_id,
+            or_(F.draft_retry_at.is_(None), F.draft_retry_at <= now),
+            S.ai_generation_enabled.is_(True),
+            S.auto_generate_responses.is_(True),
+            ~has_reply,
+        )
+        .order_by(F.feedback_id)
+        .limit(limit)
+    )
 
 
 def _source_query() -> Any:
