@@ -156,6 +156,7 @@ REGISTRY: tuple[JobSpec, ...] = (
         func="encore_backend.scheduler.jobs.ai_generator:run",
         schedule=Every("scheduler_ai_interval_minutes"),
         description="drafts replies for feedback without one, per venue settings",
+        dry_run=True,
     ),
     JobSpec(
         id="email_sender",

@@ -12,7 +12,7 @@ from encore_backend.clock import iso_z
 from encore_backend.domain.enums import ReplyStatus
 from encore_backend.providers.ai import Draft, check_draft
 from encore_backend.providers.email import verify_unsubscribe_token
-from encore_backend.providers.errors import ProviderError
+from encore_backend.providers.errors import ProviderError, TransientProviderError
 from encore_backend.services import email_service, reply_service
 from encore_backend.services.errors import ConflictError, FieldError
 from encore_backend.services.pacing import RunClock, run_budget
@@ -49,12 +49,16 @@ def public_item(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def draft_now(ctx: Container, *, feedback_id: int) -> dict[str, Any]:
     """Draft one reply now (the one-by-one flow); it waits for approval or stays `generated`.
-    A reply whose generation failed is replaced; ConflictError for any other existing reply."""
+    A reply whose generation failed is replaced; ConflictError for any other existing reply.
+
+    A provider that refuses the configuration raises ProviderConfigError, one still failing
+    after the retries raises TransientProviderError (API: 502 / 503 with the provider's
+    message); either way nothing is stored and a failed reply stays as it was."""
     row = ctx.replies.draft_source(feedback_id)
     if row is None:
         raise LookupError(feedback_id)
     existing = ctx.replies.for_feedback(feedback_id)
-    if existing is not None and not _discard_failed_draft(ctx, existing):
+    if existing is not None and not _redraftable(ctx, existing):
         raise ConflictError(f"feedback {feedback_id} already has a reply")
     now = ctx.clock.now()
     run = RunClock(ctx, now, budget=run_budget(0, max_seconds=60))
@@ -65,6 +69,10 @@ def draft_now(ctx: Container, *, feedback_id: int) -> dict[str, Any]:
     )
     if outcome is None:
         raise ConflictError("the AI generation rate limit is exhausted; try again in a minute")
+    if outcome.transient:
+        raise TransientProviderError(outcome.error or "the AI provider is unavailable")
+    if existing is not None and not ctx.replies.delete_failed(existing["response_id"]):
+        raise ConflictError(f"feedback {feedback_id} already has a reply")
     manual = {**row, "auto_send_enabled": False}  # a manager asked: they approve it
     reply_service.store_reply(ctx, manual, outcome, now=run.now(), provider=provider, report=report)
     stored = ctx.replies.for_feedback(feedback_id)
@@ -73,14 +81,12 @@ def draft_now(ctx: Container, *, feedback_id: int) -> dict[str, Any]:
     return public_reply(stored)
 
 
-def _discard_failed_draft(ctx: Container, reply: Mapping[str, Any]) -> bool:
-    """Drop a reply whose generation failed (it was never queued) so it can be drafted again;
-    False for any other reply (a failed *send* is requeued instead, never redrafted)."""
+def _redraftable(ctx: Container, reply: Mapping[str, Any]) -> bool:
+    """A reply whose generation failed (it was never queued) may be drafted again; any other
+    reply may not (a failed *send* is requeued instead, never redrafted)."""
     if reply["status"] != ReplyStatus.FAILED.value:
         return False
-    if ctx.email_queue.for_response(reply["response_id"]) is not None:
-        return False
-    return ctx.replies.delete_failed(reply["response_id"])
+    return ctx.email_queue.for_response(reply["response_id"]) is None
 
 
 def approve(

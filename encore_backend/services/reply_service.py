@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
 from encore_backend.config import Settings
 from encore_backend.domain.enums import ReplyStatus
 from encore_backend.providers.ai import (
@@ -23,7 +25,11 @@ from encore_backend.providers.ai import (
     first_name_from,
     needs_approval,
 )
-from encore_backend.providers.errors import ProviderError, TransientProviderError
+from encore_backend.providers.errors import (
+    ProviderConfigError,
+    ProviderError,
+    TransientProviderError,
+)
 from encore_backend.services import email_service
 from encore_backend.services.pacing import RunClock, backoff_seconds, run_budget, wait_for_permit
 
@@ -35,9 +41,15 @@ log = logging.getLogger("encore.replies")
 AI_LIMIT = "ai_generations"
 PROVIDER_KEY = "reply_provider"  # ctx.extras key: an injected ReplyProvider (tests)
 BATCH_SIZE = 50
-MAX_ATTEMPTS = 4  # provider calls per feedback within a run before the reply is `failed`
+MAX_ATTEMPTS = 4  # provider calls per feedback within one run (transient errors)
 RETRY_BASE_SECONDS = 2.0
 RETRY_CAP_SECONDS = 60.0
+# Across runs: a feedback whose draft still fails transiently waits draft_retry_at (60 s · 2^n,
+# capped), and only after MAX_DRAFT_RUNS such runs is its reply stored `failed`.
+MAX_DRAFT_RUNS = 5
+DRAFT_RETRY_BASE_SECONDS = 60.0
+DRAFT_RETRY_CAP_SECONDS = 3600.0
+DRY_RUN_MAX_IDS = 1000  # a dry run lists at most this many feedback ids (the count is exact)
 
 
 @dataclass
@@ -47,9 +59,10 @@ class GenerationReport:
     by_status: dict[str, int] = field(default_factory=dict)
     queued: int = 0
     retries: int = 0
+    deferred: int = 0  # feedback whose draft failed transiently: retried by a later run
     lost_races: int = 0
     out_of_budget: bool = False
-    provider_down: bool = False  # a reply failed on transient errors: the run stopped there
+    provider_down: bool = False  # a draft failed on transient errors: the run stopped there
 
     @property
     def stored(self) -> int:
@@ -65,6 +78,10 @@ class Attempted:
     transient: bool = False
 
 
+class _OutOfBudget(Exception):
+    """The run's time budget (or shutdown) ended a wait: the feedback waits for the next run."""
+
+
 def reply_provider(ctx: Container) -> ReplyProvider:
     return ctx.extras.get(PROVIDER_KEY) or build_reply_provider(ctx.settings)
 
@@ -73,24 +90,49 @@ def generate_replies(
     ctx: Container, *, now: datetime, batch_size: int = BATCH_SIZE, max_seconds: float | None = None
 ) -> GenerationReport:
     """Draft every waiting feedback, oldest first, paced by MAX_AI_GENERATIONS_PER_MINUTE,
-    until the backlog is empty or the run's time budget is spent."""
+    until the backlog is empty or the run's time budget is spent.
+
+    Raises ProviderConfigError at the first refused key, credentials or model: nothing is
+    stored for that feedback, and the backlog waits for the fix."""
     report = GenerationReport()
     if not ctx.settings.auto_generate_ai_responses:
         return report
     budget = run_budget(ctx.settings.scheduler_ai_interval_minutes, max_seconds)
     run, provider, after_id = RunClock(ctx, now, budget=budget), reply_provider(ctx), 0
-    while batch := ctx.replies.candidates(after_id=after_id, limit=batch_size):
+    while batch := ctx.replies.candidates(now=run.now(), after_id=after_id, limit=batch_size):
         for row in batch:
             outcome = attempt_draft(ctx, run, provider, request_for(row), report)
             if outcome is None:
                 report.out_of_budget = True
                 return report
-            store_reply(ctx, row, outcome, now=run.now(), provider=provider, report=report)
             after_id = row["feedback_id"]
-            if outcome.transient:  # the provider is down: fail one reply per run, not dozens
+            if outcome.transient:  # the provider is down: this feedback waits, the run stops
+                defer_or_fail(ctx, row, outcome, now=run.now(), provider=provider, report=report)
                 report.provider_down = True
                 return report
+            store_reply(ctx, row, outcome, now=run.now(), provider=provider, report=report)
     return report
+
+
+def preview_drafts(
+    ctx: Container, *, now: datetime, batch_size: int = BATCH_SIZE
+) -> dict[str, Any]:
+    """What a run at `now` would draft (count, ids, per venue); calls no provider, writes
+    nothing."""
+    ids: list[int] = []
+    by_venue: dict[str, int] = {}
+    count, after_id = 0, 0
+    enabled = ctx.settings.auto_generate_ai_responses
+    while enabled and (
+        batch := ctx.replies.candidates(now=now, after_id=after_id, limit=batch_size)
+    ):
+        for row in batch:
+            count += 1
+            by_venue[row["venue_id"]] = by_venue.get(row["venue_id"], 0) + 1
+            if len(ids) < DRY_RUN_MAX_IDS:
+                ids.append(int(row["feedback_id"]))
+        after_id = batch[-1]["feedback_id"]
+    return {"would_draft": count, "feedback_ids": ids, "by_venue": by_venue}
 
 
 def request_for(row: Mapping[str, Any]) -> ReplyRequest:
@@ -113,34 +155,101 @@ def attempt_draft(
     report: GenerationReport,
 ) -> Attempted | None:
     """A checked draft or the final error; None when the run's budget ends first (the feedback
-    then waits for the next run). Transient errors retry with exponential backoff and jitter."""
+    then waits for the next run). Transient errors retry with exponential backoff and jitter;
+    ProviderConfigError propagates (the caller stops and stores nothing)."""
     limit = ctx.settings.max_ai_generations_per_minute
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+
+    def call() -> Draft:
         if wait_for_permit(run, name=AI_LIMIT, limit=limit) is None:
-            return None
-        try:
-            return Attempted(draft=check_draft(provider.draft(request)))
-        except TransientProviderError as exc:
-            if attempt == MAX_ATTEMPTS:
-                error = f"{exc.reason} (gave up after {attempt} attempts)"
-                return Attempted(error=error, transient=True)
-            delay = backoff_seconds(
-                attempt,
-                base=RETRY_BASE_SECONDS,
-                cap=RETRY_CAP_SECONDS,
-                jitter=random.random(),
-                retry_after=exc.retry_after,
-            )
-            log.warning("draft attempt %s failed, retrying in %.1fs: %s", attempt, delay, exc)
-            report.retries += 1
-            if not run.pause(delay):
-                return None
-        except ProviderError as exc:
-            return Attempted(error=exc.reason)
-        except Exception as exc:  # a provider bug must not stop the whole run
-            log.exception("reply provider crashed")
-            return Attempted(error=f"{type(exc).__name__}: {exc}")
-    return None  # not reached: the last attempt returns
+            raise _OutOfBudget
+        return check_draft(provider.draft(request))
+
+    try:
+        return Attempted(draft=_retrying(run, report)(call))
+    except _OutOfBudget:
+        return None
+    except TransientProviderError as exc:
+        error = f"{exc.reason} (gave up after {MAX_ATTEMPTS} attempts)"
+        return Attempted(error=error, transient=True)
+    except ProviderConfigError:
+        raise
+    except ProviderError as exc:
+        return Attempted(error=exc.reason)
+    except Exception as exc:  # a provider bug must not stop the whole run
+        log.exception("reply provider crashed")
+        return Attempted(error=f"{type(exc).__name__}: {exc}")
+
+
+def _retrying(run: RunClock, report: GenerationReport) -> Retrying:
+    """The in-run retry policy: MAX_ATTEMPTS calls on transient errors, paced by the run."""
+
+    def pause(seconds: float) -> None:
+        if not run.pause(seconds):
+            raise _OutOfBudget
+
+    def before_sleep(state: RetryCallState) -> None:
+        report.retries += 1
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "draft attempt %s failed, retrying in %.1fs: %s",
+            state.attempt_number,
+            delay,
+            state.outcome.exception() if state.outcome else None,
+        )
+
+    return Retrying(
+        retry=retry_if_exception_type(TransientProviderError),
+        stop=stop_after_attempt(MAX_ATTEMPTS),
+        wait=_retry_wait,
+        sleep=pause,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+
+
+def _retry_wait(state: RetryCallState) -> float:
+    """2 s · 2^(n-1) capped at 60 s, less up to 20 % jitter, never sooner than Retry-After."""
+    exc = state.outcome.exception() if state.outcome else None
+    return backoff_seconds(
+        state.attempt_number,
+        base=RETRY_BASE_SECONDS,
+        cap=RETRY_CAP_SECONDS,
+        jitter=random.random(),
+        retry_after=getattr(exc, "retry_after", None),
+    )
+
+
+def draft_retry_delay(runs: int) -> timedelta:
+    """How long a feedback waits after its `runs`-th run failed transiently (60 s · 2^(n-1),
+    capped at an hour, less up to 20 % jitter so a backlog does not retry in lockstep)."""
+    seconds = backoff_seconds(
+        runs, base=DRAFT_RETRY_BASE_SECONDS, cap=DRAFT_RETRY_CAP_SECONDS, jitter=random.random()
+    )
+    return timedelta(seconds=seconds)
+
+
+def defer_or_fail(
+    ctx: Container,
+    row: Mapping[str, Any],
+    outcome: Attempted,
+    *,
+    now: datetime,
+    provider: ReplyProvider,
+    report: GenerationReport,
+) -> None:
+    """A transient failure: the feedback waits for a later run, or after MAX_DRAFT_RUNS runs its
+    reply is stored `failed` with the error."""
+    runs = int(row.get("draft_attempts") or 0) + 1
+    error = outcome.error or "transient provider error"
+    if runs < MAX_DRAFT_RUNS:
+        retry_at = now + draft_retry_delay(runs)
+        ctx.feedback.defer_draft(int(row["feedback_id"]), retry_at=retry_at, error=error)
+        report.deferred += 1
+        log.warning("draft deferred feedback_id=%s run=%s: %s", row["feedback_id"], runs, error)
+        return
+    ctx.feedback.defer_draft(int(row["feedback_id"]), retry_at=None, error=error)
+    final = Attempted(error=f"{error}; failed in {runs} runs")
+    store_reply(ctx, row, final, now=now, provider=provider, report=report)
 
 
 def route_draft(

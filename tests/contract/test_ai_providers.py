@@ -1,5 +1,6 @@
 """ReplyProvider contract, run against every adapter: template, openai (a real local
-chat-completions server) and bedrock (botocore Stubber on the Converse shape)."""
+chat-completions server) and bedrock (botocore Stubber on the Converse shape, and a real local
+Converse server for credentials, access and model-id refusals)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ import boto3
 import httpx
 import pytest
 from botocore.stub import ANY, Stubber
+from support.bedrock_server import (
+    DENIED_KEY,
+    GOOD_KEY,
+    BedrockScript,
+    bedrock_client,
+    bedrock_server,
+)
 from support.chat_server import ChatScript, ScriptedReply, chat_server
 from support.moto_server import FAKE_CREDENTIALS
 from support.smtp_server import free_port
@@ -28,7 +36,11 @@ from encore_backend.providers.ai import (
 from encore_backend.providers.ai.bedrock import BedrockReplyProvider
 from encore_backend.providers.ai.openai_compat import OpenAICompatReplyProvider
 from encore_backend.providers.ai.prompt import DATA_TAG
-from encore_backend.providers.errors import PermanentProviderError, TransientProviderError
+from encore_backend.providers.errors import (
+    PermanentProviderError,
+    ProviderConfigError,
+    TransientProviderError,
+)
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 GOOD_REPLY = (
@@ -242,8 +254,9 @@ def test_openai_429_is_transient_with_retry_after_then_the_retry_succeeds(
         (503, TransientProviderError),
         (408, TransientProviderError),
         (400, PermanentProviderError),
-        (401, PermanentProviderError),
-        (404, PermanentProviderError),
+        (401, ProviderConfigError),
+        (403, ProviderConfigError),
+        (404, ProviderConfigError),
         (422, PermanentProviderError),
     ],
 )
@@ -254,7 +267,24 @@ def test_openai_http_errors_are_classified(
     script.script(ScriptedReply(status=status))
     with pytest.raises(error, match=str(status)) as caught:
         provider.draft(feedback())
+    assert type(caught.value) is error
     assert caught.value.retry_after is None
+
+
+def test_openai_a_refused_key_is_a_config_error_that_never_shows_the_key() -> None:
+    secret = "sk-proj-wrong-0f3b9a7c51"
+    script = ChatScript(api_key="sk-proj-right")
+    with chat_server(script) as base_url:
+        provider = OpenAICompatReplyProvider(base_url=base_url, model="m", api_key=secret)
+        with pytest.raises(ProviderConfigError) as caught:
+            provider.draft(feedback())
+        provider.close()
+    assert caught.value.provider == "AI provider"
+    assert str(caught.value) == (
+        'AI provider: openai HTTP 401: {"error": {"message": "Incorrect API key provided: ***", '
+        '"type": "invalid_request_error"}}'
+    )
+    assert secret in script.requests[0]["headers"]["Authorization"]  # the server saw it
 
 
 def test_openai_timeout_and_refused_connection_are_transient(
@@ -323,15 +353,107 @@ def test_bedrock_converse_request_shape() -> None:
         ("ModelTimeoutException", 408, TransientProviderError),
         ("InternalServerException", 500, TransientProviderError),
         ("ValidationException", 400, PermanentProviderError),
-        ("AccessDeniedException", 403, PermanentProviderError),
-        ("ResourceNotFoundException", 404, PermanentProviderError),
+        ("AccessDeniedException", 403, ProviderConfigError),
+        ("UnrecognizedClientException", 403, ProviderConfigError),
+        ("ResourceNotFoundException", 404, ProviderConfigError),
     ],
 )
 def test_bedrock_errors_are_classified(code: str, status: int, error: type[Exception]) -> None:
     provider, stub = stubbed_bedrock()
     stub.add_client_error("converse", service_error_code=code, http_status_code=status)
-    with stub, pytest.raises(error, match=code):
+    with stub, pytest.raises(error, match=code) as caught:
         provider.draft(feedback())
+    assert type(caught.value) is error
+
+
+@pytest.fixture(scope="module")
+def converse() -> Iterator[tuple[BedrockScript, str]]:
+    script = BedrockScript()
+    with bedrock_server(script) as url:
+        yield script, url
+
+
+@pytest.mark.parametrize(
+    ("key", "model", "failure", "error", "message"),
+    [
+        (GOOD_KEY, MODEL_ID, None, None, ""),
+        (DENIED_KEY, MODEL_ID, None, ProviderConfigError, "AccessDeniedException: User: arn"),
+        ("AKIANOBODY", MODEL_ID, None, ProviderConfigError, "UnrecognizedClientException"),
+        (GOOD_KEY, "anthropic.claude-9", None, ProviderConfigError, "model identifier is invalid"),
+        (
+            GOOD_KEY,
+            MODEL_ID,
+            (400, "ValidationException", "Invocation of model ID x with on-demand throughput "),
+            ProviderConfigError,
+            "on-demand throughput",
+        ),
+        (
+            GOOD_KEY,
+            MODEL_ID,
+            (404, "ResourceNotFoundException", "Model not found"),
+            ProviderConfigError,
+            "Model not found",
+        ),
+        (
+            GOOD_KEY,
+            MODEL_ID,
+            (400, "ValidationException", "Input is too long for requested model."),
+            PermanentProviderError,
+            "Input is too long",
+        ),
+        (
+            GOOD_KEY,
+            MODEL_ID,
+            (429, "ThrottlingException", "Too many requests"),
+            TransientProviderError,
+            "ThrottlingException",
+        ),
+        (
+            GOOD_KEY,
+            MODEL_ID,
+            (503, "ServiceUnavailableException", "try later"),
+            TransientProviderError,
+            "ServiceUnavailableException",
+        ),
+    ],
+)
+def test_bedrock_against_a_converse_server(
+    converse: tuple[BedrockScript, str],
+    key: str,
+    model: str,
+    failure: tuple[int, str, str] | None,
+    error: type[Exception] | None,
+    message: str,
+) -> None:
+    script, url = converse
+    script.failures.clear()
+    if failure:
+        script.failures.append(failure)
+    provider = BedrockReplyProvider(model_id=model, client=bedrock_client(url, key))
+    if error is None:
+        assert provider.draft(feedback()).provider == "bedrock"
+        return
+    with pytest.raises(error, match=message) as caught:
+        provider.draft(feedback())
+    assert type(caught.value) is error
+
+
+def test_bedrock_without_credentials_is_a_config_error(
+    converse: tuple[BedrockScript, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    script, url = converse
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=url)
+    calls = len(script.requests)
+    with pytest.raises(ProviderConfigError, match="Unable to locate credentials"):
+        BedrockReplyProvider(model_id=MODEL_ID, client=client).draft(feedback())
+    assert len(script.requests) == calls  # refused before anything was sent
 
 
 def test_bedrock_throttling_then_success() -> None:

@@ -23,7 +23,11 @@ from reply_support import (
 
 from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock
-from encore_backend.providers.errors import PermanentProviderError, TransientProviderError
+from encore_backend.providers.errors import (
+    PermanentProviderError,
+    ProviderConfigError,
+    TransientProviderError,
+)
 from encore_backend.scheduler.jobs import ai_generator
 from encore_backend.storage.sql import models as m
 
@@ -147,7 +151,7 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(
     assert result.details["retries"] == 2
 
 
-def test_after_the_attempts_a_transient_error_leaves_a_failed_reply(
+def test_after_the_attempts_a_transient_error_defers_the_feedback_and_stops_the_run(
     ctx: Container, clock: ManualClock
 ) -> None:
     venue(ctx)
@@ -158,16 +162,39 @@ def test_after_the_attempts_a_transient_error_leaves_a_failed_reply(
 
     first = ai_generator.run(ctx, clock.now())
 
-    reply = ctx.replies.for_feedback(fid)
-    assert reply is not None and reply["status"] == "failed"
-    assert reply["error"] == "bedrock 503 (gave up after 4 attempts)"
-    assert feedback_row(ctx, fid)["status"] == "new"  # no draft exists
-    # The provider looks down: the run stops instead of failing the whole backlog.
+    assert ctx.replies.for_feedback(fid) is None  # no `failed` reply: a later run retries
+    row = feedback_row(ctx, fid)
+    assert row["status"] == "new" and row["draft_attempts"] == 1
+    assert row["draft_error"] == "bedrock 503 (gave up after 4 attempts)"
+    assert row["draft_retry_at"] > clock.now()
+    # The provider looks down: the run stops instead of burning the whole backlog.
     assert first.details["provider_down"] is True and len(provider.calls) == 4
     assert ctx.replies.for_feedback(waiting) is None
-    second = ai_generator.run(ctx, clock.now())  # the provider is back
+    second = ai_generator.run(ctx, clock.now())  # the provider is back; `fid` still waits
     assert second.items_processed == 1 and ctx.replies.for_feedback(waiting) is not None
-    assert ctx.replies.for_feedback(fid)["status"] == "failed"  # type: ignore[index]
+    assert ctx.replies.for_feedback(fid) is None
+    clock.set(row["draft_retry_at"])
+    third = ai_generator.run(ctx, clock.now())
+    assert third.items_processed == 1
+    assert ctx.replies.for_feedback(fid)["status"] == "generated"  # type: ignore[index]
+    assert feedback_row(ctx, fid)["draft_attempts"] == 0
+
+
+def test_a_configuration_error_stops_the_run_before_anything_is_stored(
+    ctx: Container, clock: ManualClock
+) -> None:
+    venue(ctx)
+    refused = ProviderConfigError("openai HTTP 401: bad key", provider="AI provider")
+    provider = ScriptedProvider(clock, [refused])
+    use_provider(ctx, provider)
+    ids = [feedback(ctx) for _ in range(3)]
+
+    with pytest.raises(ProviderConfigError, match="AI provider: openai HTTP 401"):
+        ai_generator.run(ctx, clock.now())
+
+    assert len(provider.calls) == 1 and all_rows(ctx, m.ai_responses) == []
+    assert [feedback_row(ctx, fid)["draft_attempts"] for fid in ids] == [0, 0, 0]
+    assert ai_generator.run(ctx, clock.now()).items_processed == 3  # fixed: all drafted
 
 
 def test_a_permanent_error_fails_at_once(ctx: Container, clock: ManualClock) -> None:

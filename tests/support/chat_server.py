@@ -25,11 +25,24 @@ class ScriptedReply:
 
 @dataclass
 class ChatScript:
-    """Replies handed out in order (the last one repeats); every request body is kept."""
+    """Replies handed out in order (the last one repeats); every request body is kept.
+
+    With `api_key` set, a request without `Authorization: Bearer <api_key>` gets a 401 that
+    echoes the key it was given (as careless servers do) and consumes no scripted reply."""
 
     replies: deque[ScriptedReply] = field(default_factory=lambda: deque([ScriptedReply()]))
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    api_key: str | None = None
+
+    def refusal(self, authorization: str | None) -> ScriptedReply | None:
+        """The 401 for a wrong or missing key, None when the key is accepted (or not checked)."""
+        if self.api_key is None or authorization == f"Bearer {self.api_key}":
+            return None
+        given = (authorization or "").removeprefix("Bearer ")
+        message = f"Incorrect API key provided: {given}"
+        body = {"error": {"message": message, "type": "invalid_request_error"}}
+        return ScriptedReply(status=401, raw=json.dumps(body).encode())
 
     def next_reply(self) -> ScriptedReply:
         with self.lock:
@@ -65,7 +78,7 @@ def _handler(script: ChatScript) -> type[BaseHTTPRequestHandler]:
                 script.requests.append(
                     {"path": self.path, "headers": dict(self.headers), "json": payload}
                 )
-            reply = script.next_reply()
+            reply = script.refusal(self.headers.get("Authorization")) or script.next_reply()
             if reply.delay:
                 time.sleep(reply.delay)
             if reply.raw is not None:

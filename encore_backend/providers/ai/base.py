@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+# How ProviderConfigError names this side to operators ("AI provider: openai HTTP 401: …").
+AI_SIDE = "AI provider"
+
 
 @dataclass(frozen=True)
 class ReplyRequest:
@@ -31,7 +34,9 @@ class Draft:
 
 
 class ReplyProvider(Protocol):
-    """Drafts a reply; raises TransientProviderError, PermanentProviderError or DraftRejected."""
+    """Drafts a reply; raises TransientProviderError, PermanentProviderError or DraftRejected,
+    and ProviderConfigError when the key, credentials or model are refused (every draft would
+    fail alike)."""
 
     name: str
 

@@ -7,17 +7,24 @@ from typing import Any
 
 import httpx
 
-from encore_backend.providers.ai.base import Draft, ReplyRequest
+from encore_backend.providers.ai.base import AI_SIDE, Draft, ReplyRequest
 from encore_backend.providers.ai.checks import check_draft
 from encore_backend.providers.ai.prompt import chat_messages, split_reply
-from encore_backend.providers.errors import PermanentProviderError, TransientProviderError
+from encore_backend.providers.errors import (
+    PermanentProviderError,
+    ProviderConfigError,
+    TransientProviderError,
+)
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
+# Key refused, no access, unknown model or wrong base URL: every draft would fail alike.
+CONFIG_STATUSES = frozenset({401, 403, 404})
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
 
 class OpenAICompatReplyProvider:
-    """POST {base_url}/chat/completions; 429/5xx/network → transient, other 4xx → permanent."""
+    """POST {base_url}/chat/completions; 429/5xx/network → transient, 401/403/404 → config,
+    other 4xx → permanent."""
 
     name = "openai"
 
@@ -50,7 +57,7 @@ class OpenAICompatReplyProvider:
             response = self.client.post(self.url, json=payload, headers=headers)
         except httpx.TransportError as exc:  # timeouts, refused and dropped connections
             raise TransientProviderError(f"openai: {type(exc).__name__}: {exc}") from exc
-        raise_for_status(response)
+        raise_for_status(response, secret=self.api_key)
         subject, body = split_reply(message_text(response), request)
         model = str(_json(response).get("model") or self.model)
         return check_draft(Draft(subject=subject, body=body, provider=self.name, model=model))
@@ -59,15 +66,23 @@ class OpenAICompatReplyProvider:
         self.client.close()
 
 
-def raise_for_status(response: httpx.Response) -> None:
-    """Map an HTTP error status to a provider error; 2xx passes."""
+def raise_for_status(response: httpx.Response, *, secret: str | None = None) -> None:
+    """Map an HTTP error status to a provider error; 2xx passes. The reason keeps the server's
+    message with the API key blanked out (some servers echo the key they refuse)."""
     status = response.status_code
     if status < 400:
         return
-    reason = f"openai HTTP {status}: {response.text[:300]}"
+    reason = f"openai HTTP {status}: {redact(response.text, secret)[:300]}"
     if status in TRANSIENT_STATUSES or status >= 500:
         raise TransientProviderError(reason, retry_after=retry_after(response))
+    if status in CONFIG_STATUSES:
+        raise ProviderConfigError(reason, provider=AI_SIDE)
     raise PermanentProviderError(reason)
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every occurrence of `secret` replaced by "***"."""
+    return text.replace(secret, "***") if secret else text
 
 
 def retry_after(response: httpx.Response) -> float | None:

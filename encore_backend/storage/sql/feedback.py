@@ -6,7 +6,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, Select, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Select,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from encore_backend.storage.sql import models as m
@@ -102,6 +112,21 @@ class SqlFeedbackStore:
             query = query.where(f.c.venue_id == venue_id)
         with read_only(self.engine) as conn:
             return int(conn.execute(query).scalar_one())
+
+    def defer_draft(self, feedback_id: int, *, retry_at: datetime | None, error: str) -> bool:
+        """Count one more run whose draft failed transiently, keep the error and wait until
+        `retry_at` (None: no further retry). False when the feedback got a reply meanwhile (a
+        racing generator): it is left alone."""
+        answered = exists().where(m.ai_responses.c.feedback_id == f.c.feedback_id)
+        change = (
+            update(f)
+            .where(f.c.feedback_id == feedback_id, ~answered)
+            .values(
+                draft_attempts=f.c.draft_attempts + 1, draft_retry_at=retry_at, draft_error=error
+            )
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(change).rowcount == 1
 
     def bulk_insert_customers(
         self, rows: Sequence[Mapping[str, Any]], *, now: datetime

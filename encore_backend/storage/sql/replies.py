@@ -18,6 +18,7 @@ from sqlalchemy import (
     delete,
     exists,
     insert,
+    or_,
     select,
     update,
 )
@@ -41,6 +42,7 @@ CANDIDATE_COLUMNS = (
     F.comment,
     F.created_at,
     F.customer_id,
+    F.draft_attempts,
     C.name.label("customer_name"),
     C.email.label("customer_email"),
     C.unsubscribed_at,
@@ -80,26 +82,17 @@ class SqlReplyStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
-    def candidates(self, *, after_id: int = 0, limit: int = 50) -> list[dict[str, Any]]:
-        """New feedback without a reply at venues that generate, oldest first, after `after_id`.
+    def candidates(
+        self, *, now: datetime, after_id: int = 0, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """New feedback without a reply at venues that generate, oldest first, after `after_id`,
+        leaving out feedback whose draft failed transiently and waits until `draft_retry_at`.
 
         Only feedback the alert detector has scanned: a critical alert must be known before a
-        draft is routed (SPEC §4)."""
-        has_reply = exists().where(R.feedback_id == F.feedback_id)
-        query = (
-            _source_query()
-            .where(
-                F.status == FeedbackStatus.NEW.value,
-                F.alert_scanned_at.is_not(None),
-                F.feedback_id > after_id,
-                S.ai_generation_enabled.is_(True),
-                S.auto_generate_responses.is_(True),
-                ~has_reply,
-            )
-            .order_by(F.feedback_id)
-            .limit(limit)
-        )
+        draft is routed (SPEC §4). A walk up the primary key from `after_id`; the reply check
+        is a probe of the unique index on ai_responses.feedback_id."""
         with self.engine.connect() as conn:
+            query = candidates_query(now=now, after_id=after_id, limit=limit)
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def draft_source(self, feedback_id: int) -> dict[str, Any] | None:
@@ -165,8 +158,9 @@ class SqlReplyStore:
         reply: Mapping[str, Any],
         queue_item: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Store a reply (+ its queue item) and move the feedback to `pending` when a draft
-        exists; False when the feedback already has a reply (a racing generator won)."""
+        """Store a reply (+ its queue item) and, when a draft exists, move the feedback to
+        `pending` and clear its draft retries; False when the feedback already has a reply (a
+        racing generator won)."""
         feedback_id = int(reply["feedback_id"])
         try:
             with self.engine.begin() as conn:
@@ -181,6 +175,7 @@ class SqlReplyStore:
                     conn.execute(insert(m.email_queue).values(**queue_item))
                 if reply["status"] != ReplyStatus.FAILED.value:
                     _mark_feedback_pending(conn, feedback_id)
+                    _clear_draft_retries(conn, feedback_id)
         except IntegrityError:
             if self.for_feedback(feedback_id) is None:
                 raise
@@ -206,6 +201,25 @@ class SqlReplyStore:
         return result.rowcount == 1
 
 
+def candidates_query(*, now: datetime, after_id: int, limit: int) -> Any:
+    """The `candidates` select (tests read its query plan)."""
+    has_reply = exists().where(R.feedback_id == F.feedback_id)
+    return (
+        _source_query()
+        .where(
+            F.status == FeedbackStatus.NEW.value,
+            F.alert_scanned_at.is_not(None),
+            F.feedback_id > after_id,
+            or_(F.draft_retry_at.is_(None), F.draft_retry_at <= now),
+            S.ai_generation_enabled.is_(True),
+            S.auto_generate_responses.is_(True),
+            ~has_reply,
+        )
+        .order_by(F.feedback_id)
+        .limit(limit)
+    )
+
+
 def _source_query() -> Any:
     """Feedback with its customer, venue, settings and alert level."""
     return select(*CANDIDATE_COLUMNS).select_from(
@@ -221,4 +235,16 @@ def _mark_feedback_pending(conn: Connection, feedback_id: int) -> None:
         update(m.feedback)
         .where(F.feedback_id == feedback_id, F.status == FeedbackStatus.NEW.value)
         .values(status=FeedbackStatus.PENDING.value)
+    )
+
+
+def _clear_draft_retries(conn: Connection, feedback_id: int) -> None:
+    """A draft exists: the transient failures before it are history."""
+    conn.execute(
+        update(m.feedback)
+        .where(
+            F.feedback_id == feedback_id,
+            or_(F.draft_attempts != 0, F.draft_retry_at.is_not(None), F.draft_error.is_not(None)),
+        )
+        .values(draft_attempts=0, draft_retry_at=None, draft_error=None)
     )
