@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import takewhile
 
 
 def words(text: str) -> frozenset[str]:
@@ -134,7 +135,9 @@ def _spells(tokens: Sequence[Token], i: int, form: tuple[str, ...]) -> bool:
 
 
 def _cancelled(tokens: Sequence[Token], i: int, end: int, term: Term) -> bool:
-    after = [t.text for t in tokens[end : end + 3]]
+    # Only the words after the match in its own clause: "I was sick. Of course…" stays sick.
+    clause = tokens[end - 1].clause
+    after = [t.text for t in takewhile(lambda t: t.clause == clause, tokens[end : end + 3])]
     if after[:1] and after[0] in CANCELLING_NEXT:
         return True
     if any(after[: len(seq)] == list(seq) for seq in term.not_followed_by):
