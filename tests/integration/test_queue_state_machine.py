@@ -46,10 +46,12 @@ from encore_backend.providers.errors import PermanentProviderError, TransientPro
 from encore_backend.services import approval_service, email_service
 from encore_backend.services.email_service import SENDER_KEY, SendReport, new_claim
 from encore_backend.services.errors import ConflictError
+from encore_backend.services.pacing import RunClock
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.email_queue import OUTCOME_UNKNOWN
 
 STATUSES = {s.value for s in QueueStatus}
+SEND_BUDGET = timedelta(minutes=5)
 TERMINAL = {QueueStatus.SENT, QueueStatus.FAILED, QueueStatus.CANCELLED}
 OK, TRANSIENT, PERMANENT, DIES = "ok", "transient", "permanent", "dies"
 CLAIMED, HANDED_OVER = "claimed", "handed_over"
@@ -259,7 +261,12 @@ def queue_machine(ctx: Container, clock: ManualClock) -> type[RuleBasedStateMach
             self.sender.mode = mode
             with contextlib.suppress(WorkerDied):
                 email_service.send_one(
-                    self.ctx, self.sender, item, claim=claim, now=clock.now(), report=SendReport()
+                    self.ctx,
+                    self.sender,
+                    item,
+                    claim=claim,
+                    run=RunClock(self.ctx, clock.now(), budget=SEND_BUDGET),
+                    report=SendReport(),
                 )
 
         @precondition(lambda self: self.in_stage(CLAIMED))
