@@ -226,3 +226,26 @@ def test_every_grid_tick_matches_apscheduler(live: Any) -> None:
     now = datetime.now(UTC)
     upcoming = trigger.get_next_fire_time(None, now)
     assert grid_floor(upcoming, timedelta(seconds=3)) == upcoming
+
+
+def test_a_fresh_install_has_nothing_to_catch_up(live: Any) -> None:
+    """A weekly job whose slot passed days ago: no missed tick, not overdue, next slot ahead."""
+    jobs = Recorder()
+    now = datetime.now(UTC)
+    three_days_ago = WEEKDAYS[(now.weekday() - 3) % 7]
+    weekly = JobSpec(
+        "cleanup",
+        func=jobs.ok,
+        schedule=Cron(hour_setting="scheduler_cleanup_hour", weekday_setting="cleanup_day"),
+        catch_up_window=timedelta(days=1),
+    )
+    ctx = live(weekly)
+    ctx.settings = ctx.settings.model_copy(update={"scheduler_cleanup_weekday": three_days_ago})
+    object.__setattr__(weekly.schedule, "weekday_setting", "scheduler_cleanup_weekday")
+    scheduler = start(live, ctx)
+    time.sleep(0.5)
+    assert schedule_runs(ctx, "cleanup") == [] and jobs.calls == []
+    listed = scheduler.job("cleanup")
+    assert listed["next_run_time"] > now.isoformat()[:19]
+    healthy, body = scheduler.health()
+    assert healthy, body
