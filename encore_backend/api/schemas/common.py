@@ -9,7 +9,13 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from encore_backend.clock import iso_z
 
@@ -55,7 +61,50 @@ def _money(value: Decimal) -> Any:
     return float(value)
 
 
-Email = Annotated[str, AfterValidator(check_email)]
+def venue_id_text(value: object) -> object:
+    """The seed's integer ids (`"venue_id": 57`) name the venue stored as the string "57"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+VENUE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+MAX_VENUE_INT = 2**63 - 1
+_VENUE_ID_INT = {"type": "integer", "minimum": 0, "maximum": MAX_VENUE_INT}
+
+
+def venue_id_schema(string: dict[str, Any]) -> WithJsonSchema:
+    """A venue id is a string or a non-negative integer; 57 and "57" are the same venue."""
+    return WithJsonSchema({"anyOf": [{"type": "string", **string}, _VENUE_ID_INT]})
+
+
+def _venue_int_bounds(value: str) -> str:
+    if value.isdigit() and int(value) > MAX_VENUE_INT:
+        raise ValueError(f"an integer venue id must be at most {MAX_VENUE_INT}")
+    return value
+
+
+Email = Annotated[
+    str,
+    AfterValidator(check_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
+]
+# A new venue's id: lower-case letters, digits, "_" and "-" (or an integer).
+NewVenueId = Annotated[
+    str,
+    BeforeValidator(venue_id_text),
+    StringConstraints(pattern=VENUE_ID_PATTERN),
+    AfterValidator(_venue_int_bounds),
+    venue_id_schema({"pattern": VENUE_ID_PATTERN}),
+]
+# A reference to an existing venue: looser, since venues may be created by other systems.
+VenueRef = Annotated[
+    str,
+    BeforeValidator(venue_id_text),
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_venue_int_bounds),
+    venue_id_schema({"minLength": 1, "maxLength": 64}),
+]
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 TimeZone = Annotated[str, AfterValidator(check_timezone)]
 UtcTime = Annotated[datetime, PlainSerializer(_z, return_type=str)]

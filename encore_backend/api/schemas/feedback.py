@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from encore_backend.api.schemas.common import Email, Money, UtcTime
+from encore_backend.api.schemas.common import Email, Money, UtcTime, VenueRef
 from encore_backend.domain.enums import FeedbackStatus
 
 MAX_COMMENT_CHARS = 5000
@@ -34,7 +34,7 @@ class FeedbackCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    venue_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    venue_id: VenueRef
     rating: int = Field(ge=1, le=5)
     comment: str = Field("", max_length=MAX_COMMENT_CHARS)
     customer: CustomerIn | None = None

@@ -6,11 +6,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from encore_backend.api.schemas.common import Email, HttpUrl, TimeZone, UtcTime
+from encore_backend.api.schemas.common import (
+    Email,
+    HttpUrl,
+    NewVenueId,
+    TimeZone,
+    UtcTime,
+)
 from encore_backend.domain import alert_rules
 from encore_backend.domain.enums import AlertLevel
-
-VENUE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 NON_NULLABLE_SETTINGS = (
@@ -32,7 +36,7 @@ class VenueCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    venue_id: str | None = Field(None, pattern=VENUE_ID_PATTERN)
+    venue_id: NewVenueId | None = None
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     timezone: TimeZone
     manager_emails: list[Email] = Field(max_length=50)
