@@ -8,11 +8,12 @@ from fastapi import APIRouter, status
 
 from encore_backend.api.deps import Admin, Ctx
 from encore_backend.api.errors import from_field_error
+from encore_backend.api.responses import READER
 from encore_backend.api.schemas.tokens import TokenCreate, TokenCreated
 from encore_backend.services import token_service
 from encore_backend.services.errors import FieldError
 
-router = APIRouter(prefix="/api/admin/tokens", tags=["tokens"])
+router = APIRouter(prefix="/api/admin/tokens", tags=["tokens"], responses=READER)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)

@@ -63,7 +63,9 @@ class FeedbackOut(BaseModel):
 
 
 class FeedbackPage(BaseModel):
-    """One page, newest first; pass next_before_id as ?before_id= for the next (null: no more)."""
+    """One page, newest first; pass next_cursor as ?cursor= (or next_before_id as ?before_id=)
+    for the next (null: no more)."""
 
     feedback: list[FeedbackOut]
     next_before_id: int | None
+    next_cursor: str | None
