@@ -16,7 +16,11 @@ class ErrorOut(BaseModel):
 
 
 ERRORS: dict[int, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "The request cannot be carried out as asked"},
+    400: {
+        "model": ErrorOut,
+        "description": "Not carried out: the body is not UTF-8 JSON, or "
+        "the request asks for what the route does not do",
+    },
     401: {"model": ErrorOut, "description": "No bearer token, or an unknown one"},
     403: {"model": ErrorOut, "description": "The token's role may not call this route"},
     404: {"model": ErrorOut, "description": "Unknown, or another venue's (never revealed)"},

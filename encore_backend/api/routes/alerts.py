@@ -67,7 +67,7 @@ def read_alert(alert_id: ObjectPath, ctx: Ctx, principal: Reader) -> dict[str, A
     return alert_service.mark_read(ctx, alert_id=alert_id) or _not_found()
 
 
-@router.post("/api/alerts/{alert_id}/acknowledge", responses=NOT_FOUND)
+@router.post("/api/alerts/{alert_id}/acknowledge", responses=errors(400, 404))
 def acknowledge_alert(
     alert_id: ObjectPath, ctx: Ctx, principal: Reader, body: AcknowledgeBody | None = None
 ) -> dict[str, Any]:

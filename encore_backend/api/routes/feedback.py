@@ -35,7 +35,7 @@ READ_ERRORS = errors(403, 404)
     response_model=FeedbackOut,
     responses={
         200: {"model": FeedbackOut, "description": "This external_id was seen before"},
-        **errors(404),
+        **errors(400, 404),
     },
 )
 def post_feedback(

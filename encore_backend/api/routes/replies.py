@@ -21,6 +21,7 @@ from encore_backend.services.errors import ConflictError, FieldError
 router = APIRouter(tags=["replies"], responses=READER)
 NOT_FOUND = errors(404)
 CHANGES = errors(404, 409)
+CHANGES_WITH_BODY = errors(400, 404, 409)
 QueueStatus = Annotated[str, StringConstraints(pattern="^(pending|sending|sent|failed|cancelled)$")]
 T = TypeVar("T")
 
@@ -71,7 +72,7 @@ def draft_response(feedback_id: FeedbackPath, ctx: Ctx, principal: Reader) -> di
     return _call(lambda: approval_service.draft_now(ctx, feedback_id=feedback_id))
 
 
-@router.post("/api/responses/{response_id}/approve", responses=CHANGES)
+@router.post("/api/responses/{response_id}/approve", responses=CHANGES_WITH_BODY)
 def approve_response(
     response_id: ObjectPath, ctx: Ctx, principal: Reader, body: ApproveBody | None = None
 ) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def approve_response(
     )
 
 
-@router.post("/api/responses/{response_id}/reject", responses=CHANGES)
+@router.post("/api/responses/{response_id}/reject", responses=CHANGES_WITH_BODY)
 def reject_response(
     response_id: ObjectPath, ctx: Ctx, principal: Reader, body: RejectBody | None = None
 ) -> dict[str, Any]:

@@ -26,7 +26,7 @@ NOT_FOUND = errors(404)
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=VenueCreated, responses=errors(409)
+    "", status_code=status.HTTP_201_CREATED, response_model=VenueCreated, responses=errors(400, 409)
 )
 def create_venue(body: VenueCreate, ctx: Ctx, _admin: Admin) -> dict[str, Any]:
     """Create a venue; the response is the only place its webhook secret is shown."""
@@ -54,7 +54,7 @@ def get_settings(venue_id: VenuePath, ctx: Ctx, principal: Reader) -> dict[str, 
     return _settings_or_404(ctx.venues.get_settings(venue_id))
 
 
-@router.patch("/{venue_id}/settings", response_model=SettingsOut, responses=NOT_FOUND)
+@router.patch("/{venue_id}/settings", response_model=SettingsOut, responses=errors(400, 404))
 def patch_settings(
     venue_id: VenuePath, body: SettingsPatch, ctx: Ctx, principal: Reader
 ) -> dict[str, Any]:

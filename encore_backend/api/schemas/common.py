@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -44,12 +44,18 @@ def check_http_url(value: str) -> str:
     return value
 
 
+BAD_ZONE = "is not a known IANA time zone (e.g. Europe/London)"
+KNOWN_ZONES = frozenset(available_timezones())
+
+
 def check_timezone(value: str) -> str:
     """An IANA time zone name known to zoneinfo, e.g. Europe/London."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("is not a known IANA time zone (e.g. Europe/London)") from None
+        raise ValueError(BAD_ZONE) from None
+    if value not in KNOWN_ZONES:  # the schema's enum: the same list the validator accepts
+        raise ValueError(BAD_ZONE)
     return value
 
 
@@ -65,6 +71,8 @@ def venue_id_text(value: object) -> object:
     """The seed's integer ids (`"venue_id": 57`) name the venue stored as the string "57"."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 57.0 is the integer 57 in JSON
     return value
 
 
@@ -106,6 +114,10 @@ VenueRef = Annotated[
     venue_id_schema({"minLength": 1, "maxLength": 64}),
 ]
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
-TimeZone = Annotated[str, AfterValidator(check_timezone)]
+TimeZone = Annotated[
+    str,
+    AfterValidator(check_timezone),
+    WithJsonSchema({"type": "string", "enum": sorted(KNOWN_ZONES)}),
+]
 UtcTime = Annotated[datetime, PlainSerializer(_z, return_type=str)]
 Money = Annotated[Decimal, PlainSerializer(_money, return_type=float)]
