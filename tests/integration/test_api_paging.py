@@ -118,7 +118,7 @@ def test_replies_queue_items_and_reports_page(
 
 
 def _replies(engine: Engine, feedback_ids: list[int], now: datetime) -> list[str]:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"response_id": str(uuid.uuid4()), "feedback_id": fid, "venue_id": VENUE,
          "subject": "s", "body": "b", "status": "approved", "provider": "template",
          "created_at": now - timedelta(minutes=i % 2)}
@@ -132,7 +132,7 @@ def _replies(engine: Engine, feedback_ids: list[int], now: datetime) -> list[str
 def _queue_items(
     engine: Engine, feedback_ids: list[int], reply_ids: list[str], now: datetime
 ) -> list[str]:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"queue_id": str(uuid.uuid4()), "feedback_id": fid, "response_id": rid,
          "venue_id": VENUE, "customer_email": "c@example.com", "status": "pending",
          "scheduled_send_time": now + timedelta(minutes=i % 2), "created_at": now,
@@ -147,7 +147,7 @@ def _queue_items(
 def _reports(engine: Engine, now: datetime) -> list[str]:
     """A daily and a weekly report on the same period start (a tie on period_start)."""
     starts = [now - timedelta(days=7), now - timedelta(days=7), now - timedelta(days=1)]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"report_id": str(uuid.uuid4()), "venue_id": VENUE, "kind": kind, "period_start": start,
          "period_end": start + timedelta(days=1), "generated_at": now, "content": {}}
         for kind, start in zip(("daily", "weekly", "daily"), starts, strict=True)

@@ -337,10 +337,10 @@ QUERIES = {"/api/venues/{venue_id}/alerts/stream": "?max_seconds=0.05"}
 
 def every_route(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path) of every route and mount of the app, HEAD and OPTIONS aside."""
-    found = set()
+    found: set[tuple[str, str]] = set()
     for context in fastapi.routing.iter_route_contexts(app.routes):
         methods = getattr(context, "methods", None) or {"GET"}  # a mount serves GET
-        found.update((method, context.path) for method in methods - {"HEAD", "OPTIONS"})
+        found.update((method, str(context.path)) for method in methods - {"HEAD", "OPTIONS"})
     return found
 
 

@@ -43,7 +43,7 @@ def leaks(text: str) -> list[str]:
 def everything_stored(engine: Engine) -> str:
     """Every row of every table but the ones that must hold a secret (venues keep their
     webhook secret; nothing else may)."""
-    dump = []
+    dump: list[str] = []
     with engine.connect() as conn:
         for table in m.metadata.sorted_tables:
             if table.name in ("venues", "apscheduler_jobs", "encore_scheduler_jobs"):
