@@ -13,6 +13,7 @@ from encore_backend.api import cursor as cursors
 from encore_backend.api.deps import Ctx, Principal, Reader, check_venue, venue_or_404
 from encore_backend.api.params import Cursor, ObjectPath, VenuePath
 from encore_backend.api.responses import READER, errors
+from encore_backend.api.schemas.alerts import AlertOut, AlertPage
 from encore_backend.bootstrap import Container
 from encore_backend.clock import as_utc
 from encore_backend.domain.enums import AlertLevel
@@ -32,7 +33,7 @@ class AcknowledgeBody(BaseModel):
     ) = None
 
 
-@router.get("/api/venues/{venue_id}/alerts", responses=NOT_FOUND)
+@router.get("/api/venues/{venue_id}/alerts", response_model=AlertPage, responses=NOT_FOUND)
 def list_alerts(
     venue_id: VenuePath,
     ctx: Ctx,
@@ -60,14 +61,16 @@ def list_alerts(
     return {"alerts": alerts, "next_cursor": next_cursor}
 
 
-@router.post("/api/alerts/{alert_id}/read", responses=NOT_FOUND)
+@router.post("/api/alerts/{alert_id}/read", response_model=AlertOut, responses=NOT_FOUND)
 def read_alert(alert_id: ObjectPath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     """Mark one alert read."""
     _visible_alert(ctx, principal, alert_id)
     return alert_service.mark_read(ctx, alert_id=alert_id) or _not_found()
 
 
-@router.post("/api/alerts/{alert_id}/acknowledge", responses=errors(400, 404))
+@router.post(
+    "/api/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=errors(400, 404)
+)
 def acknowledge_alert(
     alert_id: ObjectPath, ctx: Ctx, principal: Reader, body: AcknowledgeBody | None = None
 ) -> dict[str, Any]:

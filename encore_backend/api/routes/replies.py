@@ -13,6 +13,7 @@ from encore_backend.api.deps import Admin, Ctx, Principal, Reader, check_venue, 
 from encore_backend.api.errors import from_field_error
 from encore_backend.api.params import Cursor, FeedbackPath, ObjectPath, VenuePath
 from encore_backend.api.responses import READER, errors
+from encore_backend.api.schemas.replies import QueueItemOut, QueuePage, ReplyOut, ReplyPage
 from encore_backend.bootstrap import Container
 from encore_backend.domain.enums import ReplyStatus
 from encore_backend.services import approval_service
@@ -38,7 +39,7 @@ class RejectBody(BaseModel):
     reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
-@router.get("/api/venues/{venue_id}/responses", responses=NOT_FOUND)
+@router.get("/api/venues/{venue_id}/responses", response_model=ReplyPage, responses=NOT_FOUND)
 def list_responses(
     venue_id: VenuePath,
     ctx: Ctx,
@@ -63,6 +64,7 @@ def list_responses(
 @router.post(
     "/api/feedback/{feedback_id}/responses",
     status_code=status.HTTP_201_CREATED,
+    response_model=ReplyOut,
     responses=CHANGES,
 )
 def draft_response(feedback_id: FeedbackPath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
@@ -72,7 +74,9 @@ def draft_response(feedback_id: FeedbackPath, ctx: Ctx, principal: Reader) -> di
     return _call(lambda: approval_service.draft_now(ctx, feedback_id=feedback_id))
 
 
-@router.post("/api/responses/{response_id}/approve", responses=CHANGES_WITH_BODY)
+@router.post(
+    "/api/responses/{response_id}/approve", response_model=ReplyOut, responses=CHANGES_WITH_BODY
+)
 def approve_response(
     response_id: ObjectPath, ctx: Ctx, principal: Reader, body: ApproveBody | None = None
 ) -> dict[str, Any]:
@@ -84,7 +88,9 @@ def approve_response(
     )
 
 
-@router.post("/api/responses/{response_id}/reject", responses=CHANGES_WITH_BODY)
+@router.post(
+    "/api/responses/{response_id}/reject", response_model=ReplyOut, responses=CHANGES_WITH_BODY
+)
 def reject_response(
     response_id: ObjectPath, ctx: Ctx, principal: Reader, body: RejectBody | None = None
 ) -> dict[str, Any]:
@@ -98,7 +104,7 @@ def reject_response(
     )
 
 
-@router.get("/api/venues/{venue_id}/email-queue", responses=NOT_FOUND)
+@router.get("/api/venues/{venue_id}/email-queue", response_model=QueuePage, responses=NOT_FOUND)
 def list_queue(
     venue_id: VenuePath,
     ctx: Ctx,
@@ -116,7 +122,7 @@ def list_queue(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.post("/api/email-queue/{queue_id}/cancel", responses=CHANGES)
+@router.post("/api/email-queue/{queue_id}/cancel", response_model=QueueItemOut, responses=CHANGES)
 def cancel_item(queue_id: ObjectPath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     """Cancel a pending item (409 once it is being sent or done)."""
     item = ctx.email_queue.get(queue_id)
@@ -124,7 +130,7 @@ def cancel_item(queue_id: ObjectPath, ctx: Ctx, principal: Reader) -> dict[str, 
     return _call(lambda: approval_service.cancel_item(ctx, queue_id=queue_id, by=principal.name))
 
 
-@router.post("/api/email-queue/{queue_id}/requeue", responses=CHANGES)
+@router.post("/api/email-queue/{queue_id}/requeue", response_model=QueueItemOut, responses=CHANGES)
 def requeue_item(queue_id: ObjectPath, ctx: Ctx, principal: Admin) -> dict[str, Any]:
     """Send a failed or cancelled item again, now (an operator's decision)."""
     if ctx.email_queue.get(queue_id) is None:

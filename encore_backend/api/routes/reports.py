@@ -10,6 +10,7 @@ from encore_backend.api import cursor as cursors
 from encore_backend.api.deps import Ctx, Reader, check_venue, venue_or_404
 from encore_backend.api.params import Cursor, ObjectPath, VenuePath
 from encore_backend.api.responses import READER, errors
+from encore_backend.api.schemas.reports import ReportOut, ReportPage
 from encore_backend.services import report_service
 from encore_backend.services.cleanup_service import public_month
 
@@ -20,7 +21,7 @@ REPORTS_MAX = 500
 MONTHS_DEFAULT = 24
 
 
-@router.get("/api/venues/{venue_id}/reports", responses=NOT_FOUND)
+@router.get("/api/venues/{venue_id}/reports", response_model=ReportPage, responses=NOT_FOUND)
 def list_reports(
     venue_id: VenuePath,
     ctx: Ctx,
@@ -38,7 +39,7 @@ def list_reports(
     return {"reports": reports, "next_cursor": next_cursor}
 
 
-@router.get("/api/reports/{report_id}", responses=NOT_FOUND)
+@router.get("/api/reports/{report_id}", response_model=ReportOut, responses=NOT_FOUND)
 def get_report(report_id: ObjectPath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     """One report; 404 when unknown or another venue's."""
     report = report_service.get_report(ctx, report_id=report_id)
