@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from encore_backend.api.methods import AllowEveryMethod
 from encore_backend.api.responses import ANY, errors
 from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
 from encore_backend.api.routes import metrics as metrics_routes
@@ -62,6 +63,7 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     app.include_router(metrics_routes.router)
     run_metrics()  # count this process's job runs from now on
     install_web(app)  # the dashboards, and "/" (the sign-in page or the user's home)
+    app.add_middleware(AllowEveryMethod, routes=app.routes)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: the 413s carry the headers too
     return app

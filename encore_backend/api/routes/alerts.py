@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -14,6 +13,7 @@ from encore_backend.api.deps import Ctx, Principal, Reader, check_venue, venue_o
 from encore_backend.api.params import Cursor, ObjectPath, VenuePath
 from encore_backend.api.responses import READER, errors
 from encore_backend.api.schemas.alerts import AlertOut, AlertPage
+from encore_backend.api.schemas.common import RequestTime
 from encore_backend.bootstrap import Container
 from encore_backend.clock import as_utc
 from encore_backend.domain.enums import AlertLevel
@@ -89,7 +89,7 @@ def stream_alerts(
     venue_id: VenuePath,
     ctx: Ctx,
     principal: Reader,
-    since: datetime | None = None,
+    since: RequestTime | None = None,
     max_seconds: Annotated[float, Query(gt=0, le=3600)] = 300,
 ) -> StreamingResponse:
     """Server-sent `alert.created` events for alerts detected from now (or from `since`)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -10,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from encore_backend.api.deps import Admin, Ctx, Reader, venue_or_404
 from encore_backend.api.params import VenuePath
 from encore_backend.api.responses import READER, errors
+from encore_backend.api.schemas.common import RequestTime
 from encore_backend.clock import as_utc, iso_z
 from encore_backend.services.stats_service import totals
 
@@ -39,7 +39,7 @@ def stats_history(
     venue_id: VenuePath,
     ctx: Ctx,
     principal: Reader,
-    since: Annotated[datetime | None, Query(description="ISO time; naive means UTC")] = None,
+    since: Annotated[RequestTime | None, Query(description="ISO time; naive means UTC")] = None,
     limit: Annotated[int, Query(ge=1, le=HISTORY_MAX)] = HISTORY_DEFAULT,
 ) -> dict[str, Any]:
     """Snapshots oldest first for charts: from `since`, or else the newest `limit`."""

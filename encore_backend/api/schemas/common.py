@@ -13,6 +13,7 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     PlainSerializer,
+    Strict,
     StringConstraints,
     WithJsonSchema,
 )
@@ -91,6 +92,22 @@ def _venue_int_bounds(value: str) -> str:
         raise ValueError(f"an integer venue id must be at most {MAX_VENUE_INT}")
     return value
 
+
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def iso_text(value: object) -> object:
+    """Times sent to the API are ISO-8601 date-times (as the schema says), not epoch numbers."""
+    if isinstance(value, datetime) or (isinstance(value, str) and not _NUMBER.match(value)):
+        return value
+    raise ValueError("must be an ISO-8601 date-time, e.g. 2026-03-10T12:00:00Z")
+
+
+# A time in a request: pydantic alone would also take 0 or "0.5" as seconds since 1970.
+RequestTime = Annotated[datetime, BeforeValidator(iso_text)]
+# Request numbers and flags as JSON types: no "5" for 5, no 0 or "yes" for false/true.
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
 
 Email = Annotated[
     str,

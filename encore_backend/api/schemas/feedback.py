@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from encore_backend.api.schemas.common import Email, Money, UtcTime, VenueRef
+from encore_backend.api.schemas.common import Email, Int, Money, RequestTime, UtcTime, VenueRef
 from encore_backend.domain.enums import FeedbackStatus
 
 MAX_COMMENT_CHARS = 5000
@@ -35,10 +34,10 @@ class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     venue_id: VenueRef
-    rating: int = Field(ge=1, le=5)
+    rating: Int = Field(ge=1, le=5)
     comment: str = Field("", max_length=MAX_COMMENT_CHARS)
     customer: CustomerIn | None = None
-    created_at: datetime | None = None
+    created_at: RequestTime | None = None
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
 
 

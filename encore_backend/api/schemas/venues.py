@@ -15,8 +15,10 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from encore_backend.api.schemas.common import (
+    Bool,
     Email,
     HttpUrl,
+    Int,
     NewVenueId,
     TimeZone,
     UtcTime,
@@ -78,13 +80,13 @@ class SettingsPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ai_generation_enabled: bool | NotSent = None
-    auto_generate_responses: bool | NotSent = None
-    auto_send_enabled: bool | NotSent = None
-    auto_send_delay_minutes: Annotated[int, Field(ge=0, le=10080)] | NotSent = None
-    require_approval: bool | NotSent = None
-    daily_report_enabled: bool | NotSent = None
-    weekly_report_enabled: bool | NotSent = None
+    ai_generation_enabled: Bool | NotSent = None
+    auto_generate_responses: Bool | NotSent = None
+    auto_send_enabled: Bool | NotSent = None
+    auto_send_delay_minutes: Annotated[Int, Field(ge=0, le=10080)] | NotSent = None
+    require_approval: Bool | NotSent = None
+    daily_report_enabled: Bool | NotSent = None
+    weekly_report_enabled: Bool | NotSent = None
     alert_notify_min_level: AlertLevel | NotSent = None
     brand_voice: str | None = Field(None, max_length=2000)
     alert_keywords: dict[AlertLevel, Annotated[list[Keyword], Field(max_length=50)]] | NotSent = (
