@@ -7,14 +7,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from encore_backend.api.methods import AllowEveryMethod
+from encore_backend.api.responses import ANY, errors
 from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
 from encore_backend.api.routes import metrics as metrics_routes
 from encore_backend.api.routes import replies as replies_routes
 from encore_backend.api.routes import reports as reports_routes
 from encore_backend.api.routes import unsubscribe as unsubscribe_routes
+from encore_backend.api.security import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from encore_backend.bootstrap import Container
 from encore_backend.observability.metrics import run_metrics
 from encore_backend.web.app import install_web
+
+DESCRIPTION = (
+    "Feedback ingestion, alerts, stats and the jobs that keep them fresh.\n\n"
+    f"Request bodies are limited to {MAX_BODY_BYTES} bytes (1 MiB): a larger one is refused "
+    "with 413 before it is read. Lists page with an opaque cursor: pass a page's `next_cursor` "
+    "as `?cursor=` (with the same filters); it is null on the last page."
+)
 
 
 def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
@@ -38,17 +48,22 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     app = FastAPI(
         title="Encore automation engine",
         version="0.1.0",
-        description="Feedback ingestion, alerts, stats and the jobs that keep them fresh.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.ctx = ctx
     app.state.scheduler = None
-    for module in (health, venues, tokens, feedback, stats, alerts, admin_jobs):
+    app.include_router(health.router, responses=ANY)
+    for module in (venues, tokens, feedback, stats, alerts):
         app.include_router(module.router)
+    app.include_router(admin_jobs.router, responses=errors(400, 401, 403, 404, 409, 413))
     app.include_router(reports_routes.router)
     app.include_router(replies_routes.router)
     app.include_router(unsubscribe_routes.router)
     app.include_router(metrics_routes.router)
     run_metrics()  # count this process's job runs from now on
     install_web(app)  # the dashboards, and "/" (the sign-in page or the user's home)
+    app.add_middleware(AllowEveryMethod, routes=app.routes)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: the 413s carry the headers too
     return app

@@ -79,11 +79,13 @@ def list_feedback(
     rating: int | None = None,
     status: str | None = None,
 ) -> dict[str, Any]:
-    """One page, newest first, with the cursor for the next page (None at the end)."""
+    """One page, newest first, with the id to page on from (None on the last page)."""
     rows = ctx.feedback.list_for_venue(
-        venue_id, limit=limit, before_id=before_id, rating=rating, status=status
+        venue_id, limit=limit + 1, before_id=before_id, rating=rating, status=status
     )
-    next_before_id = rows[-1]["feedback_id"] if len(rows) == limit else None
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_before_id = rows[-1]["feedback_id"] if more else None
     return {"feedback": [public_feedback(r) for r in rows], "next_before_id": next_before_id}
 
 

@@ -116,4 +116,6 @@ def end_session(response: Response) -> None:
 
 
 def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Cookies get `Secure` when served over https, or behind a proxy on an https public URL."""
+    public_url = request.app.state.ctx.settings.encore_public_url
+    return request.url.scheme == "https" or public_url.lower().startswith("https://")

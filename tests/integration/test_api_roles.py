@@ -25,11 +25,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
 from encore_backend.api.app import create_app
-from encore_backend.api.deps import admin_only, current_principal, reader
+from encore_backend.api.deps import SESSION_COOKIE, admin_only, current_principal, reader
 from encore_backend.bootstrap import Container, build
 from encore_backend.config import Settings
 from encore_backend.domain.enums import Role
 from encore_backend.storage.sql import models as m
+from encore_backend.web.auth import csrf_for
 
 __all__ = ["client"]
 
@@ -129,6 +130,8 @@ def world(ctx: Container, engine: Engine) -> World:
     ids = {"venue_id": VENUE_A, "feedback_id": str(feedback_id), "job_id": "stats_aggregator"}
     ids["alert_id"] = _make_alert(engine, feedback_id, now)
     ids["response_id"] = _make_reply(engine, feedback_id, now)
+    ids["queue_id"] = _make_queue_item(engine, feedback_id, ids["response_id"], now)
+    ids["report_id"] = _make_report(engine, now)
     _make_stats(ctx)
     return World(ids, token_for(ctx, Role.VENUE_MANAGER, VENUE_B), token_for(ctx, Role.INGEST))
 
@@ -158,6 +161,34 @@ def _make_reply(engine: Engine, feedback_id: int, now: Any) -> str:
             )
         )  # fmt: skip
     return response_id
+
+
+def _make_queue_item(engine: Engine, feedback_id: int, response_id: str, now: Any) -> str:
+    """A failed item: an admin may requeue it; cancelling it is refused (409) for anyone."""
+    queue_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            insert(m.email_queue).values(
+                queue_id=queue_id, feedback_id=feedback_id, response_id=response_id,
+                venue_id=VENUE_A, customer_email="guest@example.com", status="failed",
+                scheduled_send_time=now, created_at=now, attempts=5, error="refused",
+                message_id=f"<{queue_id}@matrix>",
+            )
+        )  # fmt: skip
+    return queue_id
+
+
+def _make_report(engine: Engine, now: Any) -> str:
+    report_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            insert(m.reports).values(
+                report_id=report_id, venue_id=VENUE_A, kind="daily",
+                period_start=now - timedelta(days=1), period_end=now, generated_at=now,
+                content={},
+            )
+        )  # fmt: skip
+    return report_id
 
 
 def _make_stats(ctx: Container) -> None:
@@ -232,3 +263,147 @@ def _check_admin(client: TestClient, endpoint: Endpoint, url: str, real: bool) -
 
 def _key(endpoint: Endpoint) -> tuple[str, str]:
     return (endpoint.method, endpoint.path)
+
+
+# The whole route table, written out: the status each caller gets, in the order
+# (admin, venue A's manager, venue B's manager, ingest, no token), on venue A's objects.
+# API routes take a bearer token; pages take the same token as the sign-in cookie.
+# A route added to the app and missing here fails test_the_table_names_every_route.
+CALLERS = ("admin", "own", "other", "ingest", "none")
+OWN_VENUE = (200, 200, 404, 403, 401)
+ADMIN_ONLY = (200, 403, 403, 403, 401)
+PUBLIC_200 = (200,) * 5
+PAGE_OWN_VENUE = (303, 303, 404, 303, 303)  # signed out / ingest: to the sign-in page
+PAGE_ADMIN = (303, 404, 404, 303, 303)
+TABLE: dict[tuple[str, str], tuple[int, ...]] = {
+    ("GET", "/openapi.json"): PUBLIC_200,
+    ("GET", "/docs"): PUBLIC_200,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC_200,
+    ("GET", "/redoc"): PUBLIC_200,
+    ("GET", "/health"): PUBLIC_200,
+    ("GET", "/health/scheduler"): (503,) * 5,  # no scheduler in this process: for everyone
+    ("GET", "/metrics"): PUBLIC_200,
+    ("GET", "/static"): PUBLIC_200,
+    ("GET", "/unsubscribe/{token}"): (404,) * 5,  # public, and a forged link is refused
+    ("POST", "/unsubscribe/{token}"): (404,) * 5,
+    ("POST", "/api/venues"): (201, 403, 403, 403, 401),
+    ("GET", "/api/venues"): (200, 200, 200, 403, 401),
+    ("GET", "/api/venues/{venue_id}"): OWN_VENUE,
+    ("GET", "/api/venues/{venue_id}/settings"): OWN_VENUE,
+    ("PATCH", "/api/venues/{venue_id}/settings"): OWN_VENUE,
+    ("POST", "/api/admin/tokens"): (201, 403, 403, 403, 401),
+    ("POST", "/api/feedback"): (201, 201, 404, 201, 401),
+    ("GET", "/api/venues/{venue_id}/feedback"): OWN_VENUE,
+    ("GET", "/api/feedback/{feedback_id}"): OWN_VENUE,
+    ("GET", "/api/venues/{venue_id}/stats"): OWN_VENUE,
+    ("GET", "/api/venues/{venue_id}/stats/history"): OWN_VENUE,
+    ("GET", "/api/venues/{venue_id}/stats/monthly"): OWN_VENUE,
+    ("GET", "/api/admin/stats"): ADMIN_ONLY,
+    ("GET", "/api/venues/{venue_id}/alerts"): OWN_VENUE,
+    ("POST", "/api/alerts/{alert_id}/read"): OWN_VENUE,
+    ("POST", "/api/alerts/{alert_id}/acknowledge"): OWN_VENUE,
+    ("GET", "/api/venues/{venue_id}/alerts/stream"): OWN_VENUE,
+    ("GET", "/api/admin/jobs"): ADMIN_ONLY,
+    ("POST", "/api/admin/jobs/{job_id}/run"): ADMIN_ONLY,
+    ("POST", "/api/admin/jobs/{job_id}/pause"): ADMIN_ONLY,
+    ("POST", "/api/admin/jobs/{job_id}/resume"): ADMIN_ONLY,
+    ("GET", "/api/admin/jobs/{job_id}/runs"): ADMIN_ONLY,
+    ("GET", "/api/venues/{venue_id}/reports"): OWN_VENUE,
+    ("GET", "/api/reports/{report_id}"): OWN_VENUE,
+    ("GET", "/api/venues/{venue_id}/responses"): OWN_VENUE,
+    ("POST", "/api/feedback/{feedback_id}/responses"): (409, 409, 404, 403, 401),  # has one
+    ("POST", "/api/responses/{response_id}/approve"): OWN_VENUE,
+    ("POST", "/api/responses/{response_id}/reject"): OWN_VENUE,
+    ("GET", "/api/venues/{venue_id}/email-queue"): OWN_VENUE,
+    ("POST", "/api/email-queue/{queue_id}/cancel"): (409, 409, 404, 403, 401),  # failed item
+    ("POST", "/api/email-queue/{queue_id}/requeue"): ADMIN_ONLY,
+    ("GET", "/"): (303,) * 5,
+    ("GET", "/signin"): PUBLIC_200,
+    ("POST", "/signin"): (403,) * 5,  # no double-submit CSRF pair: refused for anyone
+    ("POST", "/signout"): (303, 303, 303, 403, 403),
+    ("GET", "/venues/{venue_id}"): (200, 200, 404, 303, 303),
+    ("POST", "/venues/{venue_id}/alerts/{alert_id}/acknowledge"): PAGE_OWN_VENUE,
+    ("POST", "/venues/{venue_id}/replies/{response_id}/approve"): PAGE_OWN_VENUE,
+    ("POST", "/venues/{venue_id}/replies/{response_id}/reject"): PAGE_OWN_VENUE,
+    ("GET", "/admin"): (200, 404, 404, 303, 303),
+    ("GET", "/admin/jobs/{job_id}"): (200, 404, 404, 303, 303),
+    ("POST", "/admin/jobs/{job_id}/run"): PAGE_ADMIN,
+    ("POST", "/admin/jobs/{job_id}/{action}"): PAGE_ADMIN,
+    ("POST", "/admin/email-queue/{queue_id}/requeue"): PAGE_ADMIN,
+}
+EXTRA_IDS = {"token": "forged.token", "action": "pause", "path": "app.css"}
+QUERIES = {"/api/venues/{venue_id}/alerts/stream": "?max_seconds=0.05"}
+
+
+def every_route(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route and mount of the app, HEAD and OPTIONS aside."""
+    found: set[tuple[str, str]] = set()
+    for context in fastapi.routing.iter_route_contexts(app.routes):
+        methods = getattr(context, "methods", None) or {"GET"}  # a mount serves GET
+        found.update((method, str(context.path)) for method in methods - {"HEAD", "OPTIONS"})
+    return found
+
+
+def test_the_table_names_every_route() -> None:
+    settings = Settings(_env_file=None, encore_database_url="sqlite://")  # type: ignore[call-arg]
+    routes = every_route(create_app(build(settings), start_scheduler=False))
+    assert routes - set(TABLE) == set(), "routes missing from TABLE: give each its expectations"
+    assert set(TABLE) - routes == set(), "TABLE names routes the app no longer has"
+
+
+@dataclass
+class Callers:
+    tokens: dict[str, str | None]
+
+    def headers_and_cookies(self, caller: str, page: bool) -> tuple[dict[str, str], dict[str, str]]:
+        token = self.tokens[caller]
+        if token is None:
+            return {}, {}
+        if page:
+            return {}, {SESSION_COOKIE: token}
+        return {"Authorization": f"Bearer {token}"}, {}
+
+
+@pytest.fixture
+def callers(ctx: Container, world: World) -> Callers:
+    def raw(headers: dict[str, str]) -> str:
+        return headers["Authorization"].removeprefix("Bearer ")
+
+    own = raw(token_for(ctx, Role.VENUE_MANAGER, VENUE_A))
+    tokens = {"admin": "test-admin-token", "own": own, "other": raw(world.manager_b)}
+    return Callers({**tokens, "ingest": raw(world.ingest), "none": None})
+
+
+def table_url(world: World, path: str) -> str:
+    url = path if path != "/static" else "/static/{path}"
+    for name, value in {**world.ids, **EXTRA_IDS}.items():
+        url = url.replace("{" + name + "}", value)
+    assert "{" not in url, f"no value for a parameter of {path}"
+    return url + QUERIES.get(path, "")
+
+
+def is_page(path: str) -> bool:
+    return not path.startswith(("/api/", "/unsubscribe/", "/health", "/metrics"))
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("key", sorted(TABLE), ids=lambda key: f"{key[0]} {key[1]}")
+def test_route_by_role(
+    client: TestClient, world: World, callers: Callers, key: tuple[str, str], caller: str
+) -> None:
+    method, path = key
+    expected = TABLE[key][CALLERS.index(caller)]
+    page = is_page(path)
+    headers, cookies = callers.headers_and_cookies(caller, page)
+    client.cookies.clear()
+    client.cookies.update(cookies)
+    token = callers.tokens[caller]
+    kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
+    if page and method == "POST":
+        kwargs["data"] = {"csrf_token": csrf_for(token) if token else ""}
+    elif method in ("POST", "PATCH"):
+        kwargs["json"] = BODIES.get(key, {})
+    response = client.request(method, table_url(world, path), **kwargs)
+    assert response.status_code == expected, f"{caller} {method} {path}: {response.text[:300]}"
+    if expected == 404 and caller == "other":
+        assert VENUE_A not in response.text.replace(f"/venues/{VENUE_A}", "")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from encore_backend.api import cursor as cursors
 from encore_backend.api.deps import (
     Ctx,
     CurrentPrincipal,
@@ -17,19 +18,25 @@ from encore_backend.api.deps import (
     venue_or_404,
 )
 from encore_backend.api.errors import from_field_error
+from encore_backend.api.params import MAX_DB_INT, Cursor, FeedbackPath, VenuePath
+from encore_backend.api.responses import AUTHENTICATED, errors
 from encore_backend.api.schemas.feedback import FeedbackCreate, FeedbackOut, FeedbackPage
 from encore_backend.domain.enums import FeedbackStatus, Role
 from encore_backend.services import feedback_service
 from encore_backend.services.errors import FieldError
 
-router = APIRouter(tags=["feedback"])
+router = APIRouter(tags=["feedback"], responses=AUTHENTICATED)
+READ_ERRORS = errors(403, 404)
 
 
 @router.post(
     "/api/feedback",
     status_code=status.HTTP_201_CREATED,
     response_model=FeedbackOut,
-    responses={200: {"model": FeedbackOut, "description": "This external_id was seen before"}},
+    responses={
+        200: {"model": FeedbackOut, "description": "This external_id was seen before"},
+        **errors(400, 404),
+    },
 )
 def post_feedback(
     body: FeedbackCreate, ctx: Ctx, principal: CurrentPrincipal, tasks: BackgroundTasks
@@ -68,25 +75,31 @@ def _ingest_args(body: FeedbackCreate) -> dict[str, Any]:
     }
 
 
-@router.get("/api/venues/{venue_id}/feedback", response_model=FeedbackPage)
+@router.get("/api/venues/{venue_id}/feedback", response_model=FeedbackPage, responses=READ_ERRORS)
 def list_feedback(
-    venue_id: str,
+    venue_id: VenuePath,
     ctx: Ctx,
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
     rating: Annotated[int | None, Query(ge=1, le=5)] = None,
     status_: Annotated[FeedbackStatus | None, Query(alias="status")] = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Newest first; page with ?before_id=<next_before_id>."""
+    """Newest first; page with ?cursor=<next_cursor> (or ?before_id=<next_before_id>)."""
     venue_or_404(ctx, principal, venue_id)
-    return feedback_service.list_feedback(
+    if cursor is not None:
+        (before_id,) = cursors.FEEDBACK.decode(cursor)
+    found = feedback_service.list_feedback(
         ctx, venue_id=venue_id, limit=limit, before_id=before_id, rating=rating, status=status_
     )
+    last = found["next_before_id"]
+    found["next_cursor"] = None if last is None else cursors.FEEDBACK.encode({"feedback_id": last})
+    return found
 
 
-@router.get("/api/feedback/{feedback_id}", response_model=FeedbackOut)
-def get_feedback(feedback_id: int, ctx: Ctx, principal: Reader) -> dict[str, Any]:
+@router.get("/api/feedback/{feedback_id}", response_model=FeedbackOut, responses=READ_ERRORS)
+def get_feedback(feedback_id: FeedbackPath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     """One feedback; 404 when it belongs to a venue the caller cannot see."""
     row = feedback_service.get_feedback(ctx, feedback_id=feedback_id)
     if row is None or not principal.can_see(row["venue_id"]):

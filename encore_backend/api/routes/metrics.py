@@ -7,9 +7,10 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from encore_backend.api.deps import Ctx
+from encore_backend.api.responses import ANY
 from encore_backend.observability.metrics import render
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=ANY)
 
 
 @router.get("/metrics", response_class=Response)

@@ -8,14 +8,21 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from encore_backend.api import cursor as cursors
 from encore_backend.api.deps import Admin, Ctx, Principal, Reader, check_venue, venue_or_404
 from encore_backend.api.errors import from_field_error
+from encore_backend.api.params import Cursor, FeedbackPath, ObjectPath, VenuePath
+from encore_backend.api.responses import READER, errors
+from encore_backend.api.schemas.replies import QueueItemOut, QueuePage, ReplyOut, ReplyPage
 from encore_backend.bootstrap import Container
 from encore_backend.domain.enums import ReplyStatus
 from encore_backend.services import approval_service
 from encore_backend.services.errors import ConflictError, FieldError
 
-router = APIRouter(tags=["replies"])
+router = APIRouter(tags=["replies"], responses=READER)
+NOT_FOUND = errors(404)
+CHANGES = errors(404, 409)
+CHANGES_WITH_BODY = errors(400, 404, 409)
 QueueStatus = Annotated[str, StringConstraints(pattern="^(pending|sending|sent|failed|cancelled)$")]
 T = TypeVar("T")
 
@@ -32,33 +39,46 @@ class RejectBody(BaseModel):
     reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
-@router.get("/api/venues/{venue_id}/responses")
+@router.get("/api/venues/{venue_id}/responses", response_model=ReplyPage, responses=NOT_FOUND)
 def list_responses(
-    venue_id: str,
+    venue_id: VenuePath,
     ctx: Ctx,
     principal: Reader,
     status_: Annotated[ReplyStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """The venue's replies, newest first, optionally of one status."""
+    """The venue's replies, newest first, optionally of one status; page with ?cursor=."""
     venue_or_404(ctx, principal, venue_id)
     rows = ctx.replies.list_for_venue(
-        venue_id, status=status_.value if status_ else None, limit=limit
+        venue_id,
+        status=status_.value if status_ else None,
+        limit=limit + 1,
+        after=cursors.after(cursor, cursors.REPLIES),
     )
-    return {"responses": [approval_service.public_reply(r) for r in rows]}
+    docs = [approval_service.public_reply(r) for r in rows]
+    replies, next_cursor = cursors.page(docs, limit, cursors.REPLIES)
+    return {"responses": replies, "next_cursor": next_cursor}
 
 
-@router.post("/api/feedback/{feedback_id}/responses", status_code=status.HTTP_201_CREATED)
-def draft_response(feedback_id: int, ctx: Ctx, principal: Reader) -> dict[str, Any]:
+@router.post(
+    "/api/feedback/{feedback_id}/responses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReplyOut,
+    responses=CHANGES,
+)
+def draft_response(feedback_id: FeedbackPath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     """Draft a reply to one feedback now; it then waits for approval (or stays generated)."""
     row = ctx.feedback.get(feedback_id)
     check_venue(principal, row["venue_id"] if row else None)
     return _call(lambda: approval_service.draft_now(ctx, feedback_id=feedback_id))
 
 
-@router.post("/api/responses/{response_id}/approve")
+@router.post(
+    "/api/responses/{response_id}/approve", response_model=ReplyOut, responses=CHANGES_WITH_BODY
+)
 def approve_response(
-    response_id: str, ctx: Ctx, principal: Reader, body: ApproveBody | None = None
+    response_id: ObjectPath, ctx: Ctx, principal: Reader, body: ApproveBody | None = None
 ) -> dict[str, Any]:
     """Approve (optionally with an edited body): queued to send now."""
     _visible_reply(ctx, principal, response_id)
@@ -68,9 +88,11 @@ def approve_response(
     )
 
 
-@router.post("/api/responses/{response_id}/reject")
+@router.post(
+    "/api/responses/{response_id}/reject", response_model=ReplyOut, responses=CHANGES_WITH_BODY
+)
 def reject_response(
-    response_id: str, ctx: Ctx, principal: Reader, body: RejectBody | None = None
+    response_id: ObjectPath, ctx: Ctx, principal: Reader, body: RejectBody | None = None
 ) -> dict[str, Any]:
     """Reject: the reply is never sent; a pending queue item is cancelled."""
     _visible_reply(ctx, principal, response_id)
@@ -82,30 +104,34 @@ def reject_response(
     )
 
 
-@router.get("/api/venues/{venue_id}/email-queue")
+@router.get("/api/venues/{venue_id}/email-queue", response_model=QueuePage, responses=NOT_FOUND)
 def list_queue(
-    venue_id: str,
+    venue_id: VenuePath,
     ctx: Ctx,
     principal: Reader,
     status_: Annotated[QueueStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """The venue's queue items, latest scheduled first."""
+    """The venue's queue items, latest scheduled first; page with ?cursor=."""
     venue_or_404(ctx, principal, venue_id)
-    rows = ctx.email_queue.list_for_venue(venue_id, status=status_, limit=limit)
-    return {"items": [approval_service.public_item(r) for r in rows]}
+    after = cursors.after(cursor, cursors.QUEUE)
+    rows = ctx.email_queue.list_for_venue(venue_id, status=status_, limit=limit + 1, after=after)
+    docs = [approval_service.public_item(r) for r in rows]
+    items, next_cursor = cursors.page(docs, limit, cursors.QUEUE)
+    return {"items": items, "next_cursor": next_cursor}
 
 
-@router.post("/api/email-queue/{queue_id}/cancel")
-def cancel_item(queue_id: str, ctx: Ctx, principal: Reader) -> dict[str, Any]:
+@router.post("/api/email-queue/{queue_id}/cancel", response_model=QueueItemOut, responses=CHANGES)
+def cancel_item(queue_id: ObjectPath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     """Cancel a pending item (409 once it is being sent or done)."""
     item = ctx.email_queue.get(queue_id)
     check_venue(principal, item["venue_id"] if item else None)
     return _call(lambda: approval_service.cancel_item(ctx, queue_id=queue_id, by=principal.name))
 
 
-@router.post("/api/email-queue/{queue_id}/requeue")
-def requeue_item(queue_id: str, ctx: Ctx, principal: Admin) -> dict[str, Any]:
+@router.post("/api/email-queue/{queue_id}/requeue", response_model=QueueItemOut, responses=CHANGES)
+def requeue_item(queue_id: ObjectPath, ctx: Ctx, principal: Admin) -> dict[str, Any]:
     """Send a failed or cancelled item again, now (an operator's decision)."""
     if ctx.email_queue.get(queue_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "queue item not found")

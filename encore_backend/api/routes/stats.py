@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from encore_backend.api.deps import Admin, Ctx, Reader, venue_or_404
+from encore_backend.api.params import VenuePath
+from encore_backend.api.responses import READER, errors
+from encore_backend.api.schemas.common import RequestTime
 from encore_backend.clock import as_utc, iso_z
 from encore_backend.services.stats_service import totals
 
-router = APIRouter(tags=["stats"])
+router = APIRouter(tags=["stats"], responses=READER)
+NOT_FOUND = errors(404)
 
 HISTORY_DEFAULT = 288  # a day of 5-minute snapshots
 HISTORY_MAX = 5000
 
 
-@router.get("/api/venues/{venue_id}/stats")
-def latest_stats(venue_id: str, ctx: Ctx, principal: Reader) -> dict[str, Any]:
+@router.get("/api/venues/{venue_id}/stats", responses=NOT_FOUND)
+def latest_stats(venue_id: VenuePath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     """The venue's newest snapshot; 404 until the aggregator has run once."""
     venue_or_404(ctx, principal, venue_id)
     snapshot = ctx.stats.latest(venue_id)
@@ -31,12 +34,12 @@ def latest_stats(venue_id: str, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     }
 
 
-@router.get("/api/venues/{venue_id}/stats/history")
+@router.get("/api/venues/{venue_id}/stats/history", responses=NOT_FOUND)
 def stats_history(
-    venue_id: str,
+    venue_id: VenuePath,
     ctx: Ctx,
     principal: Reader,
-    since: Annotated[datetime | None, Query(description="ISO time; naive means UTC")] = None,
+    since: Annotated[RequestTime | None, Query(description="ISO time; naive means UTC")] = None,
     limit: Annotated[int, Query(ge=1, le=HISTORY_MAX)] = HISTORY_DEFAULT,
 ) -> dict[str, Any]:
     """Snapshots oldest first for charts: from `since`, or else the newest `limit`."""

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from encore_backend.api.deps import Ctx
+from encore_backend.api.responses import ANY
 from encore_backend.providers.email import verify_unsubscribe_token
 from encore_backend.services import approval_service
 from encore_backend.services.email_service import unsubscribe_secret
 
-router = APIRouter(tags=["unsubscribe"])
+router = APIRouter(tags=["unsubscribe"], responses=ANY)
+INVALID: dict[int | str, dict[str, Any]] = {
+    404: {"description": "The link is not valid", "content": {"text/html": {}}}
+}
 PAGE = (
-    "<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-    "<body style='font-family:sans-serif;max-width:32rem;margin:3rem auto'>{body}</body></html>"
+    "<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+    "<link rel='stylesheet' href='/static/app.css'></head>"
+    "<body><main class='standalone'>{body}</main></body></html>"
 )
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=INVALID)
 def unsubscribe_page(token: str, ctx: Ctx) -> HTMLResponse:
     """A confirmation button (a GET never unsubscribes: mail scanners follow links)."""
     if verify_unsubscribe_token(token, secret=unsubscribe_secret(ctx.settings)) is None:
@@ -32,7 +38,7 @@ def unsubscribe_page(token: str, ctx: Ctx) -> HTMLResponse:
     return _page("Unsubscribe", form, 200)
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, responses=INVALID)
 def unsubscribe(token: str, ctx: Ctx) -> HTMLResponse:
     """RFC 8058 one-click (List-Unsubscribe=One-Click) and the page's button."""
     if not approval_service.unsubscribe(ctx, token=token, now=ctx.clock.now()):

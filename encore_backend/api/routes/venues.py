@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 
 from encore_backend.api.deps import Admin, Ctx, Reader, venue_or_404
+from encore_backend.api.params import VenuePath
+from encore_backend.api.responses import READER, errors
 from encore_backend.api.schemas.venues import (
     SettingsOut,
     SettingsPatch,
@@ -19,10 +21,13 @@ from encore_backend.domain.enums import Role
 from encore_backend.services import venue_service
 from encore_backend.services.errors import ConflictError
 
-router = APIRouter(prefix="/api/venues", tags=["venues"])
+router = APIRouter(prefix="/api/venues", tags=["venues"], responses=READER)
+NOT_FOUND = errors(404)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=VenueCreated)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=VenueCreated, responses=errors(400, 409)
+)
 def create_venue(body: VenueCreate, ctx: Ctx, _admin: Admin) -> dict[str, Any]:
     """Create a venue; the response is the only place its webhook secret is shown."""
     try:
@@ -38,20 +43,20 @@ def list_venues(ctx: Ctx, principal: Reader) -> dict[str, Any]:
     return {"venues": venue_service.list_venues(ctx, venue_id=only)}
 
 
-@router.get("/{venue_id}", response_model=VenueOut)
-def get_venue(venue_id: str, ctx: Ctx, principal: Reader) -> dict[str, Any]:
+@router.get("/{venue_id}", response_model=VenueOut, responses=NOT_FOUND)
+def get_venue(venue_id: VenuePath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     return venue_service.public_venue(venue_or_404(ctx, principal, venue_id))
 
 
-@router.get("/{venue_id}/settings", response_model=SettingsOut)
-def get_settings(venue_id: str, ctx: Ctx, principal: Reader) -> dict[str, Any]:
+@router.get("/{venue_id}/settings", response_model=SettingsOut, responses=NOT_FOUND)
+def get_settings(venue_id: VenuePath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     venue_or_404(ctx, principal, venue_id)
     return _settings_or_404(ctx.venues.get_settings(venue_id))
 
 
-@router.patch("/{venue_id}/settings", response_model=SettingsOut)
+@router.patch("/{venue_id}/settings", response_model=SettingsOut, responses=errors(400, 404))
 def patch_settings(
-    venue_id: str, body: SettingsPatch, ctx: Ctx, principal: Reader
+    venue_id: VenuePath, body: SettingsPatch, ctx: Ctx, principal: Reader
 ) -> dict[str, Any]:
     """Partial update; the body is validated whole first, so a bad field writes nothing."""
     venue_or_404(ctx, principal, venue_id)

@@ -7,9 +7,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    PlainSerializer,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from encore_backend.clock import iso_z
 
@@ -38,12 +45,18 @@ def check_http_url(value: str) -> str:
     return value
 
 
+BAD_ZONE = "is not a known IANA time zone (e.g. Europe/London)"
+KNOWN_ZONES = frozenset(available_timezones())
+
+
 def check_timezone(value: str) -> str:
     """An IANA time zone name known to zoneinfo, e.g. Europe/London."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("is not a known IANA time zone (e.g. Europe/London)") from None
+        raise ValueError(BAD_ZONE) from None
+    if value not in KNOWN_ZONES:  # the schema's enum: the same list the validator accepts
+        raise ValueError(BAD_ZONE)
     return value
 
 
@@ -55,8 +68,73 @@ def _money(value: Decimal) -> Any:
     return float(value)
 
 
-Email = Annotated[str, AfterValidator(check_email)]
+def venue_id_text(value: object) -> object:
+    """The seed's integer ids (`"venue_id": 57`) name the venue stored as the string "57"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 57.0 is the integer 57 in JSON
+    return value
+
+
+VENUE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+MAX_VENUE_INT = 2**63 - 1
+_VENUE_ID_INT = {"type": "integer", "minimum": 0, "maximum": MAX_VENUE_INT}
+
+
+def venue_id_schema(string: dict[str, Any]) -> WithJsonSchema:
+    """A venue id is a string or a non-negative integer; 57 and "57" are the same venue."""
+    return WithJsonSchema({"anyOf": [{"type": "string", **string}, _VENUE_ID_INT]})
+
+
+def _venue_int_bounds(value: str) -> str:
+    if value.isdigit() and int(value) > MAX_VENUE_INT:
+        raise ValueError(f"an integer venue id must be at most {MAX_VENUE_INT}")
+    return value
+
+
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def iso_text(value: object) -> object:
+    """Times sent to the API are ISO-8601 date-times (as the schema says), not epoch numbers."""
+    if isinstance(value, datetime) or (isinstance(value, str) and not _NUMBER.match(value)):
+        return value
+    raise ValueError("must be an ISO-8601 date-time, e.g. 2026-03-10T12:00:00Z")
+
+
+# A time in a request: pydantic alone would also take 0 or "0.5" as seconds since 1970.
+RequestTime = Annotated[datetime, BeforeValidator(iso_text)]
+# Request numbers and flags as JSON types: no "5" for 5, no 0 or "yes" for false/true.
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+
+Email = Annotated[
+    str,
+    AfterValidator(check_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
+]
+# A new venue's id: lower-case letters, digits, "_" and "-" (or an integer).
+NewVenueId = Annotated[
+    str,
+    BeforeValidator(venue_id_text),
+    StringConstraints(pattern=VENUE_ID_PATTERN),
+    AfterValidator(_venue_int_bounds),
+    venue_id_schema({"pattern": VENUE_ID_PATTERN}),
+]
+# A reference to an existing venue: looser, since venues may be created by other systems.
+VenueRef = Annotated[
+    str,
+    BeforeValidator(venue_id_text),
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_venue_int_bounds),
+    venue_id_schema({"minLength": 1, "maxLength": 64}),
+]
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
-TimeZone = Annotated[str, AfterValidator(check_timezone)]
+TimeZone = Annotated[
+    str,
+    AfterValidator(check_timezone),
+    WithJsonSchema({"type": "string", "enum": sorted(KNOWN_ZONES)}),
+]
 UtcTime = Annotated[datetime, PlainSerializer(_z, return_type=str)]
 Money = Annotated[Decimal, PlainSerializer(_money, return_type=float)]

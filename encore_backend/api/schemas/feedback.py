@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from encore_backend.api.schemas.common import Email, Money, UtcTime
+from encore_backend.api.schemas.common import Email, Int, Money, RequestTime, UtcTime, VenueRef
 from encore_backend.domain.enums import FeedbackStatus
 
 MAX_COMMENT_CHARS = 5000
@@ -34,11 +33,11 @@ class FeedbackCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    venue_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    rating: int = Field(ge=1, le=5)
+    venue_id: VenueRef
+    rating: Int = Field(ge=1, le=5)
     comment: str = Field("", max_length=MAX_COMMENT_CHARS)
     customer: CustomerIn | None = None
-    created_at: datetime | None = None
+    created_at: RequestTime | None = None
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
 
 
@@ -63,7 +62,9 @@ class FeedbackOut(BaseModel):
 
 
 class FeedbackPage(BaseModel):
-    """One page, newest first; pass next_before_id as ?before_id= for the next (null: no more)."""
+    """One page, newest first; pass next_cursor as ?cursor= (or next_before_id as ?before_id=)
+    for the next (null: no more)."""
 
     feedback: list[FeedbackOut]
     next_before_id: int | None
+    next_cursor: str | None

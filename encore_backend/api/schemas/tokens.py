@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from encore_backend.api.schemas.common import UtcTime
+from encore_backend.api.schemas.common import UtcTime, VenueRef
 from encore_backend.domain.enums import Role
 
 
@@ -16,7 +16,7 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    venue_id: str | None = None
+    venue_id: VenueRef | None = None
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
-from encore_backend.api.schemas.common import Email, HttpUrl, TimeZone, UtcTime
+from encore_backend.api.schemas.common import (
+    Bool,
+    Email,
+    HttpUrl,
+    Int,
+    NewVenueId,
+    TimeZone,
+    UtcTime,
+)
 from encore_backend.domain import alert_rules
 from encore_backend.domain.enums import AlertLevel
 
-VENUE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+NotSent = SkipJsonSchema[None]
 NON_NULLABLE_SETTINGS = (
     "ai_generation_enabled",
     "auto_generate_responses",
@@ -25,6 +40,9 @@ NON_NULLABLE_SETTINGS = (
     "alert_keywords",
     "alert_rules_disabled",
 )
+RuleId = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": list(alert_rules.ALERT_RULE_IDS)})
+]
 
 
 class VenueCreate(BaseModel):
@@ -32,7 +50,7 @@ class VenueCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    venue_id: str | None = Field(None, pattern=VENUE_ID_PATTERN)
+    venue_id: NewVenueId | None = None
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     timezone: TimeZone
     manager_emails: list[Email] = Field(max_length=50)
@@ -56,21 +74,25 @@ class VenueOut(BaseModel):
 
 
 class SettingsPatch(BaseModel):
-    """PATCH /api/venues/{venue_id}/settings: any subset of the keys; null only for brand_voice."""
+    """PATCH /api/venues/{venue_id}/settings: any subset of the keys; null only for brand_voice.
+
+    None marks "not sent"; the schema omits it (SkipJsonSchema) and a null sent is refused."""
 
     model_config = ConfigDict(extra="forbid")
 
-    ai_generation_enabled: bool | None = None
-    auto_generate_responses: bool | None = None
-    auto_send_enabled: bool | None = None
-    auto_send_delay_minutes: int | None = Field(None, ge=0, le=10080)
-    require_approval: bool | None = None
-    daily_report_enabled: bool | None = None
-    weekly_report_enabled: bool | None = None
-    alert_notify_min_level: AlertLevel | None = None
+    ai_generation_enabled: Bool | NotSent = None
+    auto_generate_responses: Bool | NotSent = None
+    auto_send_enabled: Bool | NotSent = None
+    auto_send_delay_minutes: Annotated[Int, Field(ge=0, le=10080)] | NotSent = None
+    require_approval: Bool | NotSent = None
+    daily_report_enabled: Bool | NotSent = None
+    weekly_report_enabled: Bool | NotSent = None
+    alert_notify_min_level: AlertLevel | NotSent = None
     brand_voice: str | None = Field(None, max_length=2000)
-    alert_keywords: dict[AlertLevel, Annotated[list[Keyword], Field(max_length=50)]] | None = None
-    alert_rules_disabled: list[str] | None = None
+    alert_keywords: dict[AlertLevel, Annotated[list[Keyword], Field(max_length=50)]] | NotSent = (
+        None
+    )
+    alert_rules_disabled: list[RuleId] | NotSent = None
 
     @field_validator(*NON_NULLABLE_SETTINGS)
     @classmethod

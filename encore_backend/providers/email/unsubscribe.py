@@ -35,8 +35,9 @@ def verify_unsubscribe_token(token: str, *, secret: str | bytes) -> UnsubscribeC
     if not dot or not payload:
         return None
     try:
-        given = _unb64(signature)
-        if not hmac.compare_digest(given, _mac(payload, secret)):
+        # Compared as text: base64's unused low bits would let altered links decode alike.
+        expected = _b64(_mac(payload, secret))
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
             return None
         data = json.loads(_unb64(payload))
         return UnsubscribeClaim(customer_id=str(data["c"]), email=str(data["e"]))

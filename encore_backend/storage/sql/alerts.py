@@ -18,9 +18,12 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.email_queue import insert_items
 from encore_backend.storage.sql.engine import read_only
+from encore_backend.storage.sql.keyset import after as keyset_after
+from encore_backend.storage.sql.keyset import ordered
 from encore_backend.storage.sql.retries import retry_deadlocks
 
 A = m.alerts.c
+LIST_ORDER = ((A.detected_at, True), (A.feedback_id, True))  # one alert per feedback
 F = m.feedback.c
 SCAN_COLUMNS = (
     F.feedback_id,
@@ -73,16 +76,19 @@ class SqlAlertStore:
         level: str | None = None,
         include_archived: bool = False,
         limit: int = 100,
+        after: Sequence[Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """The venue's alerts, newest first."""
+        """The venue's alerts, newest first; after the (detected_at, feedback_id) `after`."""
         query = select(m.alerts).where(A.venue_id == venue_id)
+        if after is not None:
+            query = query.where(keyset_after(LIST_ORDER, after))
         if is_read is not None:
             query = query.where(A.is_read == is_read)
         if level is not None:
             query = query.where(A.level == level)
         if not include_archived:
             query = query.where(A.archived_at.is_(None))
-        query = query.order_by(A.detected_at.desc(), A.feedback_id.desc()).limit(limit)
+        query = query.order_by(*ordered(LIST_ORDER)).limit(limit)
         with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 

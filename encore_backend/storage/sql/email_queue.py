@@ -19,6 +19,8 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
 from encore_backend.domain.enums import EmailKind, FeedbackStatus, QueueStatus, ReplyStatus
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.keyset import after as keyset_after
+from encore_backend.storage.sql.keyset import ordered
 
 Q, H, R, F, C, V = (
     m.email_queue.c,
@@ -207,13 +209,22 @@ class SqlEmailQueueStore(QueueAdmin):
         return dict(row._mapping) if row else None
 
     def list_for_venue(
-        self, venue_id: str, *, status: str | None = None, limit: int = 100
+        self,
+        venue_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+        after: Sequence[Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """The venue's queue items by scheduled send time, newest first."""
+        """The venue's queue items by scheduled send time, newest first; after the
+        (scheduled_send_time, queue_id) `after`."""
+        order = ((Q.scheduled_send_time, True), (Q.queue_id, False))
         query = select(m.email_queue).where(Q.venue_id == venue_id)
+        if after is not None:
+            query = query.where(keyset_after(order, after))
         if status is not None:
             query = query.where(Q.status == status)
-        query = query.order_by(Q.scheduled_send_time.desc(), Q.queue_id).limit(limit)
+        query = query.order_by(*ordered(order)).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 

@@ -26,6 +26,8 @@ from sqlalchemy.exc import IntegrityError
 
 from encore_backend.domain.enums import FeedbackStatus, ReplyStatus
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.keyset import after as keyset_after
+from encore_backend.storage.sql.keyset import ordered
 
 R, F, C, V, S, A = (
     m.ai_responses.c,
@@ -72,13 +74,22 @@ class SqlReplyStore:
         return dict(row._mapping) if row else None
 
     def list_for_venue(
-        self, venue_id: str, *, status: str | None = None, limit: int = 100
+        self,
+        venue_id: str,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+        after: Sequence[Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """The venue's replies, newest first, optionally of one status."""
+        """The venue's replies, newest first, optionally of one status; after the
+        (created_at, response_id) `after`."""
+        order = ((R.created_at, True), (R.response_id, False))
         query = select(m.ai_responses).where(R.venue_id == venue_id)
+        if after is not None:
+            query = query.where(keyset_after(order, after))
         if status is not None:
             query = query.where(R.status == status)
-        query = query.order_by(R.created_at.desc(), R.response_id).limit(limit)
+        query = query.order_by(*ordered(order)).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 

@@ -17,6 +17,8 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.email_queue import insert_items
+from encore_backend.storage.sql.keyset import after as keyset_after
+from encore_backend.storage.sql.keyset import ordered
 
 R, F = m.reports.c, m.feedback.c
 IN_CHUNK = 500
@@ -144,13 +146,21 @@ class SqlReportStore:
         return dict(row._mapping) if row else None
 
     def list_for_venue(
-        self, venue_id: str, *, kind: str | None = None, limit: int = 100
+        self,
+        venue_id: str,
+        *,
+        kind: str | None = None,
+        limit: int = 100,
+        after: Sequence[Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """The venue's reports, newest period first."""
+        """The venue's reports, newest period first; after the (period_start, kind) `after`."""
+        order = ((R.period_start, True), (R.kind, False))
         query = select(m.reports).where(R.venue_id == venue_id)
+        if after is not None:
+            query = query.where(keyset_after(order, after))
         if kind is not None:
             query = query.where(R.kind == kind)
-        query = query.order_by(R.period_start.desc(), R.kind).limit(min(limit, LIST_MAX))
+        query = query.order_by(*ordered(order)).limit(min(limit, LIST_MAX + 1))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
