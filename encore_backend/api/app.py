@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
+from encore_backend.api.errors import validation_error
 from encore_backend.api.methods import AllowEveryMethod
 from encore_backend.api.responses import ANY, errors
 from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
@@ -53,6 +55,7 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.scheduler = None
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(health.router, responses=ANY)
     for module in (venues, tokens, feedback, stats, alerts):
         app.include_router(module.router)

@@ -26,6 +26,11 @@ ERRORS: dict[int, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown, or another venue's (never revealed)"},
     409: {"model": ErrorOut, "description": "The object is not in a state that allows this"},
     413: {"model": ErrorOut, "description": f"Request body over {MAX_BODY_BYTES} bytes"},
+    502: {
+        "model": ErrorOut,
+        "description": "The provider refuses our configuration (key, model, credentials)",
+    },
+    503: {"model": ErrorOut, "description": "The provider is unavailable; try again later"},
 }
 
 

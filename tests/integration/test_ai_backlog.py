@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from reply_support import all_rows, feedback, feedback_row, use_manual_sleep, use_provider, venue
 from sqlalchemy import text
 from support.bedrock_server import (
@@ -27,6 +28,7 @@ from support.bedrock_server import (
 )
 from support.chat_server import ChatScript, ScriptedReply, chat_server
 
+from encore_backend.api.app import create_app
 from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock
 from encore_backend.domain.enums import RunTrigger
@@ -370,3 +372,23 @@ def test_draft_now_with_the_provider_down_raises_and_stores_nothing(
     assert len(script.requests) == MAX_ATTEMPTS
     assert all_rows(ctx, m.ai_responses) == []
     assert feedback_row(ctx, fid)["draft_attempts"] == 0
+
+
+def test_draft_now_over_http_answers_502_or_503_with_the_providers_words(
+    ctx: Container, clock: ManualClock, chat: tuple[ChatScript, str]
+) -> None:
+    script, url = chat
+    use_manual_sleep(ctx, clock)
+    venue(ctx)
+    fid = feedback(ctx)
+    admin = {"Authorization": "Bearer test-admin-token"}
+    with TestClient(create_app(ctx, start_scheduler=False)) as api:
+        use_openai(ctx, url, WRONG_KEY)
+        refused = api.post(f"/api/feedback/{fid}/responses", headers=admin)
+        assert refused.status_code == 502 and "AI provider" in refused.json()["detail"]
+        assert WRONG_KEY not in refused.text
+        script.script(UNAVAILABLE)
+        use_openai(ctx, url, GOOD_KEY_OPENAI)
+        down = api.post(f"/api/feedback/{fid}/responses", headers=admin)
+        assert down.status_code == 503 and "HTTP 503" in down.json()["detail"]
+    assert all_rows(ctx, m.ai_responses) == []

@@ -5,7 +5,8 @@ unicode comment the API accepts (control and bidi characters, emoji, punctuation
 5,000-character limit), any rating 1-5 and any customer tier and spend, when the alert check runs
 right after ingestion (SPEC §7), expect a 201, the comment stored unchanged, the detector's run
 recorded `success`, and at most one alert: the one the pure rules give for the stored row.
-Two inputs a client can send give a server error today (xfail tests at the end).
+Two inputs that were server errors (a NUL in a comment on PostgreSQL, a lone surrogate in the
+JSON) are 422s naming the field: tests at the end.
 """
 
 from __future__ import annotations
@@ -161,32 +162,15 @@ def test_any_comment_through_the_api_is_stored_and_alerted_as_the_rules_say(
 def test_a_nul_character_in_a_comment_is_never_a_server_error(
     request: pytest.FixtureRequest, ctx: Container, engine: Engine, api: TestClient
 ) -> None:
-    if backend_of(engine) == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "bug: POST /api/feedback with U+0000 in `comment` is a 500 on PostgreSQL "
-                    "(psycopg.DataError: text fields cannot contain NUL) instead of a 422 or "
-                    "a stored comment"
-                ),
-            )
-        )
     make_venue(engine, "a", now=ctx.clock.now())
     body = {"venue_id": "a", "rating": 1, "comment": "I was sick \x00 twice"}
 
     response = api.post("/api/feedback", json=body, headers=ADMIN)
 
-    assert response.status_code in (201, 422), response.status_code
+    assert response.status_code == 422, response.status_code
+    assert "comment" in response.json()["detail"][0]["loc"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a JSON body with a lone surrogate escape (\\ud800) is a 500: FastAPI's default "
-        "422 handler echoes the input, and rendering it as UTF-8 raises UnicodeEncodeError"
-    ),
-)
 def test_a_lone_surrogate_in_the_json_is_a_422_not_a_server_error(
     ctx: Container, engine: Engine, api: TestClient
 ) -> None:

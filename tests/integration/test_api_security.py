@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,7 +120,10 @@ def call_asgi(app: FastAPI, path: str, upload: Upload, headers: list[tuple[bytes
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, upload, send))  # type: ignore[arg-type]
+    # In a thread of its own: the browser tests' Playwright keeps an event loop in this one.
+    worker = threading.Thread(target=asyncio.run, args=(app(scope, upload, send),))  # type: ignore[arg-type]
+    worker.start()
+    worker.join(60)
     return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
 
 

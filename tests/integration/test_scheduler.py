@@ -14,8 +14,9 @@ from sqlalchemy import Engine, select
 
 from encore_backend.bootstrap import Container, build
 from encore_backend.clock import ManualClock
-from encore_backend.config import Settings
-from encore_backend.scheduler.registry import EPOCH, Every, grid_floor
+from encore_backend.config import WEEKDAYS, Settings
+from encore_backend.scheduler.cron import Cron
+from encore_backend.scheduler.registry import EPOCH, Every, JobSpec, grid_floor
 from encore_backend.scheduler.scheduler import EngineScheduler, new_apscheduler
 from encore_backend.storage.sql.models import job_runs, scheduler_jobs
 
@@ -236,12 +237,13 @@ def test_a_fresh_install_has_nothing_to_catch_up(live: Any) -> None:
     weekly = JobSpec(
         "cleanup",
         func=jobs.ok,
-        schedule=Cron(hour_setting="scheduler_cleanup_hour", weekday_setting="cleanup_day"),
+        schedule=Cron(
+            hour_setting="scheduler_cleanup_hour", weekday_setting="scheduler_cleanup_weekday"
+        ),
         catch_up_window=timedelta(days=1),
     )
     ctx = live(weekly)
     ctx.settings = ctx.settings.model_copy(update={"scheduler_cleanup_weekday": three_days_ago})
-    object.__setattr__(weekly.schedule, "weekday_setting", "scheduler_cleanup_weekday")
     scheduler = start(live, ctx)
     time.sleep(0.5)
     assert schedule_runs(ctx, "cleanup") == [] and jobs.calls == []

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
 from encore_backend.api import cursor as cursors
 from encore_backend.api.deps import Ctx, Principal, Reader, check_venue, venue_or_404
 from encore_backend.api.params import Cursor, ObjectPath, VenuePath
 from encore_backend.api.responses import READER, errors
 from encore_backend.api.schemas.alerts import AlertOut, AlertPage
-from encore_backend.api.schemas.common import RequestTime
+from encore_backend.api.schemas.common import InputModel, RequestTime
 from encore_backend.bootstrap import Container
 from encore_backend.clock import as_utc
 from encore_backend.domain.enums import AlertLevel
@@ -24,7 +24,7 @@ router = APIRouter(tags=["alerts"], responses=READER)
 NOT_FOUND = errors(404)
 
 
-class AcknowledgeBody(BaseModel):
+class AcknowledgeBody(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     acknowledged_by: (

@@ -6,16 +6,18 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
 from encore_backend.api import cursor as cursors
 from encore_backend.api.deps import Admin, Ctx, Principal, Reader, check_venue, venue_or_404
 from encore_backend.api.errors import from_field_error
 from encore_backend.api.params import Cursor, FeedbackPath, ObjectPath, VenuePath
 from encore_backend.api.responses import READER, errors
+from encore_backend.api.schemas.common import InputModel
 from encore_backend.api.schemas.replies import QueueItemOut, QueuePage, ReplyOut, ReplyPage
 from encore_backend.bootstrap import Container
 from encore_backend.domain.enums import ReplyStatus
+from encore_backend.providers.errors import ProviderConfigError, TransientProviderError
 from encore_backend.services import approval_service
 from encore_backend.services.errors import ConflictError, FieldError
 
@@ -27,13 +29,13 @@ QueueStatus = Annotated[str, StringConstraints(pattern="^(pending|sending|sent|f
 T = TypeVar("T")
 
 
-class ApproveBody(BaseModel):
+class ApproveBody(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     body: Annotated[str, StringConstraints(min_length=1, max_length=5000)] | None = None
 
 
-class RejectBody(BaseModel):
+class RejectBody(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
@@ -65,7 +67,7 @@ def list_responses(
     "/api/feedback/{feedback_id}/responses",
     status_code=status.HTTP_201_CREATED,
     response_model=ReplyOut,
-    responses=CHANGES,
+    responses={**CHANGES, **errors(502, 503)},
 )
 def draft_response(feedback_id: FeedbackPath, ctx: Ctx, principal: Reader) -> dict[str, Any]:
     """Draft a reply to one feedback now; it then waits for approval (or stays generated)."""
@@ -144,9 +146,14 @@ def _visible_reply(ctx: Container, principal: Principal, response_id: str) -> No
 
 
 def _call(action: Callable[[], T]) -> T:
-    """Service errors as HTTP: 404 unknown, 409 wrong state, 422 bad field."""
+    """Service errors as HTTP: 404 unknown, 409 wrong state, 422 bad field, 502 a provider
+    refusing our configuration, 503 a provider down (the reply is not stored either way)."""
     try:
         return action()
+    except ProviderConfigError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    except TransientProviderError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     except LookupError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found") from None
     except ConflictError as exc:

@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     PlainSerializer,
     Strict,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
 )
 
 from encore_backend.clock import iso_z
@@ -138,3 +140,25 @@ TimeZone = Annotated[
 ]
 UtcTime = Annotated[datetime, PlainSerializer(_z, return_type=str)]
 Money = Annotated[Decimal, PlainSerializer(_money, return_type=float)]
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    return False
+
+
+class InputModel(BaseModel):
+    """A request body: no NUL character in any text. PostgreSQL cannot store one, so it would
+    otherwise be a 500 there alone; here it is a 422 naming the field on every database."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("must not contain the NUL character (U+0000)")
+        return value

@@ -7,7 +7,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from encore_backend.api.schemas.common import Email, Int, Money, RequestTime, UtcTime, VenueRef
+from encore_backend.api.schemas.common import (
+    Email,
+    InputModel,
+    Int,
+    Money,
+    RequestTime,
+    UtcTime,
+    VenueRef,
+)
 from encore_backend.domain.enums import FeedbackStatus
 
 MAX_COMMENT_CHARS = 5000
@@ -15,7 +23,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Tier = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=32)]
 
 
-class CustomerIn(BaseModel):
+class CustomerIn(InputModel):
     """Who left the feedback; matched to an existing customer by lower-cased email."""
 
     model_config = ConfigDict(extra="forbid")
@@ -28,7 +36,7 @@ class CustomerIn(BaseModel):
     tier: Tier | None = None
 
 
-class FeedbackCreate(BaseModel):
+class FeedbackCreate(InputModel):
     """POST /api/feedback; an empty comment is allowed (a bare rating is still feedback)."""
 
     model_config = ConfigDict(extra="forbid")

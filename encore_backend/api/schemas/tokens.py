@@ -6,11 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from encore_backend.api.schemas.common import UtcTime, VenueRef
+from encore_backend.api.schemas.common import InputModel, UtcTime, VenueRef
 from encore_backend.domain.enums import Role
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(InputModel):
     """POST /api/admin/tokens: venue_id is required for venue_manager, refused for admin."""
 
     model_config = ConfigDict(extra="forbid")

@@ -18,6 +18,7 @@ from encore_backend.api.schemas.common import (
     Bool,
     Email,
     HttpUrl,
+    InputModel,
     Int,
     NewVenueId,
     TimeZone,
@@ -45,7 +46,7 @@ RuleId = Annotated[
 ]
 
 
-class VenueCreate(BaseModel):
+class VenueCreate(InputModel):
     """POST /api/venues; venue_id is generated from the name when absent."""
 
     model_config = ConfigDict(extra="forbid")
@@ -73,7 +74,7 @@ class VenueOut(BaseModel):
     created_at: UtcTime
 
 
-class SettingsPatch(BaseModel):
+class SettingsPatch(InputModel):
     """PATCH /api/venues/{venue_id}/settings: any subset of the keys; null only for brand_voice.
 
     None marks "not sent"; the schema omits it (SkipJsonSchema) and a null sent is refused."""
