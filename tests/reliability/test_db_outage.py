@@ -15,25 +15,23 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from factories import make_venue
 from serve_proc import ADMIN, Serve, schedule_runs, wait_until
 from sqlalchemy import Engine, func, select
+from support.chat_server import ChatScript, ScriptedReply, chat_server
 from support.databases import scratch_database
 
 from encore_backend.storage.sql.migrate import upgrade
-from encore_backend.storage.sql.models import alerts, job_runs
+from encore_backend.storage.sql.models import ai_responses, alerts, job_runs
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 OUTAGE_SECONDS = 20
 JOBS = ("stats_aggregator", "alert_detector")
-PACED_SENDS = {
-    "SCHEDULER_AI_INTERVAL_MINUTES": "0.05",
-    "SCHEDULER_EMAIL_INTERVAL_MINUTES": "0.05",
-    "MAX_EMAILS_PER_MINUTE": "2",
-}
+SLOW_DRAFTS = ScriptedReply(content="Thank you for telling us.\n\nThe team", delay=1.0)
 
 
 def mariadb_answers() -> bool:
@@ -79,9 +77,22 @@ def post_alarming(server: Serve, count: int, start: int) -> list[int]:
     return ids
 
 
-def sending_run(engine: Engine) -> bool:
-    """An email_sender run is under way (paced: it waits for the next permit)."""
-    return any(r["status"] == "running" for r in schedule_runs(engine, "email_sender"))
+def drafting(engine: Engine) -> bool:
+    """An ai_generator run is under way (a draft takes a second at the endpoint)."""
+    return any(r["status"] == "running" for r in schedule_runs(engine, "ai_generator"))
+
+
+def running_before(engine: Engine, moment: datetime) -> list[Any]:
+    query = select(job_runs.c.run_id).where(
+        job_runs.c.status == "running", job_runs.c.started_at < moment
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def replied(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(ai_responses)).scalar_one())
 
 
 def alerted(engine: Engine, ids: list[int]) -> int:
@@ -95,16 +106,33 @@ def test_mariadb_down_20_s_fails_the_cut_runs_and_ticks_recover_without_a_restar
 ) -> None:
     url, engine = mariadb
     upgrade(engine)
-    # Replies are sent at 2 a minute: an email_sender run is always waiting for a permit, so
-    # the outage cuts a run in the middle.
-    settings = {"auto_send_enabled": True, "auto_send_delay_minutes": 0}
-    make_venue(engine, "v1", now=datetime.now(UTC), settings=settings)
-    server = Serve(url, tmp_path, "serve", PACED_SENDS)
+    make_venue(engine, "v1", now=datetime.now(UTC))
+    # Drafts take a second each at the AI endpoint: an ai_generator run is under way for the
+    # whole backlog, so the outage cuts it in the middle.
+    script = ChatScript()
+    script.script(SLOW_DRAFTS)
+    with chat_server(script) as chat_url:
+        run_through_an_outage(url, engine, tmp_path, slow_ai(chat_url))
+
+
+def slow_ai(chat_url: str) -> dict[str, str]:
+    return {
+        "AI_PROVIDER": "openai",
+        "OPENAI_BASE_URL": chat_url,
+        "OPENAI_API_KEY": "sk-test",
+        "SCHEDULER_AI_INTERVAL_MINUTES": "0.05",
+        "MAX_AI_GENERATIONS_PER_MINUTE": "600",
+    }
+
+
+def run_through_an_outage(url: str, engine: Engine, tmp_path: Path, env: dict[str, str]) -> None:
+    server = Serve(url, tmp_path, "serve", env)
     try:
         server.wait_healthy()
         before = post_alarming(server, 10, 0)
         wait_until(lambda: alerted(engine, before) == 10, 15, "alerts before the outage")
-        wait_until(lambda: sending_run(engine), 30, "no email_sender run waiting for permits")
+        wait_until(lambda: drafting(engine), 30, "no ai_generator run under way")
+        stopping_at = datetime.now(UTC)
         stop_mariadb()
         down_at = datetime.now(UTC)
         time.sleep(OUTAGE_SECONDS)
@@ -123,12 +151,9 @@ def test_mariadb_down_20_s_fails_the_cut_runs_and_ticks_recover_without_a_restar
         after = post_alarming(server, 10, 10)
         wait_until(lambda: alerted(engine, after) == 10, 15, "alerts after the outage")
         assert alerted(engine, before) == 10
+        # A run cut off by the outage writes its outcome once the database answers again.
+        wait_until(lambda: not running_before(engine, up_at), 30, "a run is left running")
         with engine.connect() as conn:
-            stuck = conn.execute(
-                select(job_runs).where(
-                    job_runs.c.status == "running", job_runs.c.started_at < up_at
-                )
-            ).all()
             cut = (
                 conn.execute(
                     select(job_runs.c.status).where(
@@ -138,10 +163,12 @@ def test_mariadb_down_20_s_fails_the_cut_runs_and_ticks_recover_without_a_restar
                 .scalars()
                 .all()
             )
-            sends = schedule_runs(engine, "email_sender")
-        assert stuck == []  # no run left holding its job after the outage
-        cut_off = [r for r in sends if r["started_at"] < down_at and r["finished_at"] > down_at]
+        drafts = schedule_runs(engine, "ai_generator")
+        cut_off = [
+            r for r in drafts if r["started_at"] < stopping_at <= (r["finished_at"] or up_at)
+        ]
         assert cut_off and all(r["status"] == "failed" for r in cut_off), cut_off
+        wait_until(lambda: replied(engine) == 20, 60, "backlog not drafted after the outage")
         assert set(cut) <= {"failed", "skipped", "missed", "success"}
         assert server.stop()
     finally:
