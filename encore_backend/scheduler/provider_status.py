@@ -50,3 +50,10 @@ def _streak_start(ctx: Container, job_id: str) -> str | None:
             break
         since = run["started_at"]
     return iso_z(since)
+
+
+def stopped_reason(problem: dict[str, Any]) -> str:
+    """One line for an operator: "ai_generator is stopped since 10:42 UTC: AI provider: 401 …"."""
+    since = (problem["since"] or "")[11:16]
+    when = f" since {since} UTC" if since else ""
+    return f"{problem['job_id']} is stopped{when}: {problem['error']}"

@@ -26,7 +26,7 @@ from encore_backend.clock import iso_z
 from encore_backend.config import Settings
 from encore_backend.domain.enums import RunStatus, RunTrigger
 from encore_backend.scheduler.leader import LEASE_NAME, LeaderElector
-from encore_backend.scheduler.provider_status import provider_errors
+from encore_backend.scheduler.provider_status import provider_errors, stopped_reason
 from encore_backend.scheduler.registry import JobSpec, Schedule, get_spec, registry_for
 from encore_backend.scheduler.runner import (
     current_owner,
@@ -302,6 +302,9 @@ class EngineScheduler:
             return False, {"status": "unavailable", "reason": reason, **body}
         if leader is None:
             return False, {"status": "unavailable", "reason": "no scheduler leader", **body}
+        if body["provider_errors"]:
+            reason = "; ".join(stopped_reason(problem) for problem in body["provider_errors"])
+            return False, {"status": "unavailable", "reason": reason, **body}
         return True, {"status": "ok", **body}
 
     def _describe(self, spec: JobSpec, job: Job | None, paused: bool) -> dict[str, Any]:

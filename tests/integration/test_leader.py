@@ -189,3 +189,18 @@ def test_provider_errors_show_since_the_first_refused_run(
     [problem] = provider_errors(ctx, scheduler.jobs())
     assert problem["job_id"] == "drafts" and problem["provider"] == "AI provider"
     assert problem["since"] == "2026-03-10T12:00:00Z"
+
+
+def test_health_is_unavailable_while_a_provider_refuses_the_configuration(
+    schedulers: Callable[..., EngineScheduler],
+) -> None:
+    def refused(ctx: Container, now: datetime, **params: Any) -> Any:
+        raise ProviderConfigError("401 Incorrect API key provided", provider="AI provider")
+
+    scheduler = schedulers(spec("drafts", refused, minutes=60))  # its current tick runs at once
+    latest = scheduler.ctx.job_runs.latest
+    wait_for(lambda: (latest(job_id="drafts") or {}).get("status") == "failed", 10)
+    healthy, body = scheduler.health()
+    assert not healthy and body["status"] == "unavailable"
+    assert body["reason"].startswith("drafts is stopped since ")
+    assert body["reason"].endswith("UTC: AI provider: 401 Incorrect API key provided")

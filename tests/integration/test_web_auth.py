@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from api_support import token_for
 from factories import make_feedback, make_venue
 from fastapi.testclient import TestClient
+from sched_jobs import spec, use_jobs
 
 from encore_backend.api.app import create_app
 from encore_backend.bootstrap import Container
 from encore_backend.domain.enums import Role, RunTrigger
+from encore_backend.providers.errors import ProviderConfigError
 from encore_backend.scheduler.runner import run_job
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -109,3 +112,16 @@ def test_forms_check_the_session_csrf_token(
     assert web.post("/signout", data={}).status_code == 403
     out = web.post("/signout", data={"csrf_token": CSRF.search(page).group(1)})
     assert out.headers["location"] == "/signin" and "encore_session" not in web.cookies
+
+
+def test_the_console_says_which_job_a_provider_stopped_and_since_when(
+    ctx: Container, web: TestClient
+) -> None:
+    def refused(ctx: Container, now: datetime, **params: Any) -> Any:
+        raise ProviderConfigError("SMTP 535 authentication failed", provider="email provider")
+
+    use_jobs(ctx, spec("mailer", refused))
+    run_job(ctx, "mailer", trigger=RunTrigger.MANUAL)
+    page = sign_in(web, "test-admin-token").get("/admin").text
+    assert "mailer is stopped: email provider: SMTP 535 authentication failed" in page
+    assert "since 12:00 UTC" in page  # the manual clock's start: the first refused run
