@@ -102,4 +102,5 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
-        raise ConfigError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message} (got {first.get('input')!r})") from None

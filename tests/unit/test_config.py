@@ -77,3 +77,19 @@ def test_cli_stops_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "AI_PROVIDER" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("ENCORE_EXECUTOR", "celery", "celery is not built yet; only apscheduler works"),
+        ("ENCORE_DERIVED_STORE", "dynamodb", "dynamodb is not built yet; only sql works"),
+    ],
+)
+def test_a_profile_not_built_yet_is_refused_not_ignored(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings()
+    assert str(excinfo.value).startswith(f"{name}: {says}")
