@@ -180,6 +180,28 @@ def test_run_history_is_newest_first_and_limited(api: TestClient, clock: ManualC
     assert bad.status_code == 422 and "limit" in str(bad.json()["detail"])
 
 
+def test_run_history_pages_with_a_cursor_through_every_run(
+    api: TestClient, clock: ManualClock
+) -> None:
+    for _ in range(7):  # two runs share each start time: the run id breaks the tie
+        api.post("/api/admin/jobs/ok/run", headers=ADMIN)
+        api.post("/api/admin/jobs/ok/run", headers=ADMIN)
+        clock.advance(seconds=5)
+    seen: list[int] = []
+    url = "/api/admin/jobs/ok/runs?limit=4"
+    while url:
+        page = api.get(url, headers=ADMIN).json()
+        seen += [r["run_id"] for r in page["runs"]]
+        url = (
+            f"/api/admin/jobs/ok/runs?limit=4&cursor={page['next_cursor']}"
+            if page["next_cursor"]
+            else ""
+        )
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == 14
+    bad = api.get("/api/admin/jobs/ok/runs?cursor=nonsense", headers=ADMIN)
+    assert bad.status_code == 422 and "cursor" in str(bad.json()["detail"])
+
+
 def test_health_needs_no_token_and_reports_the_scheduler(
     api: TestClient, ctx: Container, clock: ManualClock
 ) -> None:

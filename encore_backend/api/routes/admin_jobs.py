@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
+from encore_backend.api import cursor as cursors
 from encore_backend.api.deps import Admin, Ctx
+from encore_backend.api.params import Cursor
 from encore_backend.domain.enums import RunTrigger
 from encore_backend.scheduler.registry import DryRunUnsupported, UnknownJob, get_spec
 from encore_backend.scheduler.runner import JobBusy, run_job, run_record
@@ -70,8 +72,15 @@ def resume(ctx: Ctx, _: Admin, job_id: str, request: Request) -> dict[str, Any]:
 
 @router.get("/{job_id}/runs")
 def runs(
-    ctx: Ctx, _: Admin, job_id: str, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    ctx: Ctx,
+    _: Admin,
+    job_id: str,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """The job's run history, newest first."""
+    """The job's run history, newest first; page with ?cursor= (the last page's next_cursor)."""
     _known(ctx, job_id)
-    return {"runs": [run_record(row) for row in ctx.job_runs.list_runs(job_id=job_id, limit=limit)]}
+    after = cursors.after(cursor, cursors.RUNS)
+    rows = ctx.job_runs.list_runs(job_id=job_id, limit=limit + 1, after=after)
+    records, next_cursor = cursors.page([run_record(row) for row in rows], limit, cursors.RUNS)
+    return {"runs": records, "next_cursor": next_cursor}

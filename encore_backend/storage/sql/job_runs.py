@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,12 +15,15 @@ from encore_backend.clock import Clock
 from encore_backend.domain.enums import RunStatus, RunTrigger
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.job_controls import ensure_row, lock_job
+from encore_backend.storage.sql.keyset import after as keyset_after
+from encore_backend.storage.sql.keyset import ordered
 from encore_backend.storage.sql.models import job_runs
 from encore_backend.storage.sql.retries import retry_deadlocks, retry_through_outage
 
 # Runs that hold a job exclusively; event runs are idempotent and may overlap anything.
 EXCLUSIVE_TRIGGERS = (RunTrigger.SCHEDULE.value, RunTrigger.MANUAL.value)
 LEASE_EXPIRED = "lease expired: worker died"
+RUN_ORDER = ((job_runs.c.started_at, True), (job_runs.c.run_id, True))  # newest first
 
 
 @dataclass(frozen=True)
@@ -181,14 +185,15 @@ class SqlJobRunStore:
         with read_only(self.engine) as conn:
             return _get(conn, run_id)
 
-    def list_runs(self, *, job_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        """The job's runs, newest first."""
-        query = (
-            select(job_runs)
-            .where(job_runs.c.job_id == job_id)
-            .order_by(job_runs.c.started_at.desc(), job_runs.c.run_id.desc())
-            .limit(limit)
-        )
+    def list_runs(
+        self, *, job_id: str, limit: int = 50, after: Sequence[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The job's runs, newest first; `after` is the (started_at, run_id) of the last row
+        of the previous page (keyset paging)."""
+        query = select(job_runs).where(job_runs.c.job_id == job_id)
+        if after is not None:
+            query = query.where(keyset_after(RUN_ORDER, after))
+        query = query.order_by(*ordered(RUN_ORDER)).limit(limit)
         with read_only(self.engine) as conn:
             return [dict(row._mapping) for row in conn.execute(query).all()]
 
