@@ -19,6 +19,7 @@ from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.email_queue import insert_items
 from encore_backend.storage.sql.keyset import after as keyset_after
 from encore_backend.storage.sql.keyset import ordered
+from encore_backend.storage.sql.retries import retry_deadlocks
 
 R, F = m.reports.c, m.feedback.c
 IN_CHUNK = 500
@@ -121,6 +122,7 @@ class SqlReportStore:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
+    @retry_deadlocks
     def insert(
         self,
         rows: Sequence[Mapping[str, Any]],
@@ -128,7 +130,8 @@ class SqlReportStore:
         emails: Callable[[list[dict[str, Any]]], Sequence[Mapping[str, Any]]] | None = None,
     ) -> list[dict[str, Any]]:
         """Insert reports, skipping any whose (venue, kind, period) exists; the ones inserted.
-        `emails(inserted)` gives queue items written in the same transaction."""
+        `emails(inserted)` gives queue items written in the same transaction. Racing inserts
+        of the same keys can deadlock on MariaDB's gap locks: the victim runs again."""
         if not rows:
             return []
         ids = [row["report_id"] for row in rows]
