@@ -62,21 +62,31 @@ def build(
     """Wire the engine from `settings`; tests pass a clock, an engine or any store to override."""
     engine = engine or make_engine(settings.encore_database_url)
     parts: dict[str, Any] = {
+        **derived_stores(settings, engine),
         "venues": SqlVenueStore(engine),
         "feedback": SqlFeedbackStore(engine),
-        "alerts": SqlAlertStore(engine),
         "webhooks": SqlWebhookStore(engine),
-        "stats": SqlStatsStore(engine),
         "job_runs": SqlJobRunStore(engine),
         "job_controls": SqlJobControlStore(engine),
         "leases": SqlLeaseStore(engine),
         "tokens": SqlTokenStore(engine),
-        "replies": SqlReplyStore(engine),
-        "email_queue": SqlEmailQueueStore(engine),
         "rate_limits": SqlRateLimitStore(engine),
-        "reports": SqlReportStore(engine),
         "monthly_stats": SqlMonthlyStatsStore(engine),
         "cleanup": SqlCleanupStore(engine),
     }
     parts.update(overrides)
     return Container(settings=settings, clock=clock or SystemClock(), engine=engine, **parts)
+
+
+def derived_stores(settings: Settings, engine: Engine) -> dict[str, Any]:
+    """The stores of SPEC §6's derived documents, from ENCORE_DERIVED_STORE (only `sql` is
+    built; the settings refuse any other value at start-up)."""
+    if settings.encore_derived_store != "sql":
+        raise ValueError(f"ENCORE_DERIVED_STORE={settings.encore_derived_store} is not built")
+    return {
+        "stats": SqlStatsStore(engine),
+        "alerts": SqlAlertStore(engine),
+        "email_queue": SqlEmailQueueStore(engine),
+        "replies": SqlReplyStore(engine),
+        "reports": SqlReportStore(engine),
+    }
