@@ -21,6 +21,7 @@ from encore_backend.storage.sql.monthly_stats import SqlMonthlyStatsStore
 from encore_backend.storage.sql.rate_limits import SqlRateLimitStore
 from encore_backend.storage.sql.replies import SqlReplyStore
 from encore_backend.storage.sql.reports import SqlReportStore
+from encore_backend.storage.sql.scheduled_jobs import SqlScheduledJobsView
 from encore_backend.storage.sql.stats import SqlStatsStore
 from encore_backend.storage.sql.tokens import SqlTokenStore
 from encore_backend.storage.sql.venues import SqlVenueStore
@@ -42,6 +43,7 @@ class Container:
     job_runs: SqlJobRunStore
     job_controls: SqlJobControlStore
     leases: SqlLeaseStore
+    scheduled_jobs: SqlScheduledJobsView
     tokens: SqlTokenStore
     replies: SqlReplyStore
     email_queue: SqlEmailQueueStore
@@ -69,6 +71,7 @@ def build(
         "job_runs": SqlJobRunStore(engine),
         "job_controls": SqlJobControlStore(engine),
         "leases": SqlLeaseStore(engine),
+        "scheduled_jobs": SqlScheduledJobsView(engine),
         "tokens": SqlTokenStore(engine),
         "rate_limits": SqlRateLimitStore(engine),
         "monthly_stats": SqlMonthlyStatsStore(engine),

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +171,7 @@ class EngineScheduler:
         self.started_at: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._elector: LeaderElector | None = None
+        self._applied: set[str] | None = None  # the pauses the job store reflects
         self._lock = threading.RLock()
 
     @property
@@ -221,14 +220,15 @@ class EngineScheduler:
         scheduler.start(paused=True)
         try:
             sync_jobs(scheduler, self.ctx, now=now)
-            apply_pauses(scheduler, self.ctx.job_controls.paused_ids())
+            paused = self.ctx.job_controls.paused_ids()
+            apply_pauses(scheduler, paused)
         except Exception:
             scheduler.shutdown(wait=False)
             raise
         scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         scheduler.add_listener(self._on_max_instances, EVENT_JOB_MAX_INSTANCES)
         with self._lock:
-            self._scheduler = scheduler
+            self._scheduler, self._applied = scheduler, paused
         scheduler.resume()
 
     def _stand_by(self) -> None:
@@ -239,10 +239,15 @@ class EngineScheduler:
             scheduler.shutdown(wait=False)
 
     def _apply(self) -> None:
-        """On the leader, after each renewal: bring the job store in line with the controls."""
+        """On the leader, after each renewal: bring the job store in line with the controls
+        (only when they changed: the leader is the store's one writer)."""
         with self._lock:
-            if self._scheduler is not None:
-                apply_pauses(self._scheduler, self.ctx.job_controls.paused_ids())
+            if self._scheduler is None:
+                return
+            paused = self.ctx.job_controls.paused_ids()
+            if paused != self._applied:
+                apply_pauses(self._scheduler, paused)
+                self._applied = paused
 
     def pause(self, job_id: str) -> dict[str, Any]:
         """Pause `job_id` for every process and every restart."""
@@ -263,11 +268,10 @@ class EngineScheduler:
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every registry job: trigger, next run time, pause state and its newest run."""
-        with self._reader() as scheduler:
-            stored = {job.id: job for job in scheduler.get_jobs()}
+        stored = self.ctx.scheduled_jobs.next_run_times()
         paused = self.ctx.job_controls.paused_ids()
         return [
-            self._describe(spec, stored.get(spec.id), spec.id in paused)
+            self._describe(spec, spec.id in stored, stored.get(spec.id), spec.id in paused)
             for spec in registry_for(self.ctx).values()
         ]
 
@@ -307,42 +311,29 @@ class EngineScheduler:
             return False, {"status": "unavailable", "reason": reason, **body}
         return True, {"status": "ok", **body}
 
-    def _describe(self, spec: JobSpec, job: Job | None, paused: bool) -> dict[str, Any]:
+    def _describe(
+        self, spec: JobSpec, scheduled: bool, next_run: datetime | None, paused: bool
+    ) -> dict[str, Any]:
         last = self.ctx.job_runs.latest(job_id=spec.id)
         return {
             "id": spec.id,
             "trigger": spec.schedule.describe(self.ctx.settings),
-            "next_run_time": iso_z(self._next_run(spec, job, paused)),
+            "next_run_time": iso_z(self._next_run(spec, next_run, paused)),
             "paused": paused,
-            "scheduled": job is not None,
+            "scheduled": scheduled,
             "dry_run": spec.dry_run,
             "last_run": run_record(last) if last else None,
         }
 
-    def _next_run(self, spec: JobSpec, job: Job | None, paused: bool) -> datetime | None:
+    def _next_run(self, spec: JobSpec, stored: datetime | None, paused: bool) -> datetime | None:
         """The stored next tick; for a job resumed but not yet applied by the leader (or not
         yet stored), the next tick on its grid."""
         if paused:
             return None
-        if job is not None and job.next_run_time is not None:
-            return job.next_run_time  # type: ignore[no-any-return]
+        if stored is not None:
+            return stored
         trigger = spec.schedule.trigger(self.ctx.settings)
         return trigger.get_next_fire_time(None, self.ctx.clock.now())  # type: ignore[no-any-return]
-
-    @contextmanager
-    def _reader(self) -> Iterator[BackgroundScheduler]:
-        """The leader's scheduler, or a paused one on the same store that only reads."""
-        with self._lock:
-            scheduler = self._scheduler
-        if scheduler is not None and scheduler.running:
-            yield scheduler
-            return
-        offline = new_apscheduler(self.ctx)
-        offline.start(paused=True)
-        try:
-            yield offline
-        finally:
-            offline.shutdown(wait=False)
 
     def _ids(self) -> str:
         return ", ".join(registry_for(self.ctx))
