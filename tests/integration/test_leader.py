@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sched_jobs import LONG_LEASE, Recorder, spec, use_jobs
+from sched_jobs import LONG_LEASE, Recorder, spec, use_jobs, wait_for
 from sqlalchemy import Engine
 
 from encore_backend.bootstrap import Container, build
@@ -29,16 +29,6 @@ from encore_backend.scheduler.scheduler import EngineScheduler
 from encore_backend.storage.sql.engine import SQLITE_BUSY_TIMEOUT_SECONDS
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_a_lease_has_one_holder_until_it_expires_or_is_released(ctx: Container) -> None:

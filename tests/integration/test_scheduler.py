@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sched_jobs import LONG_LEASE, Recorder, spec, use_jobs
+from sched_jobs import LONG_LEASE, Recorder, spec, use_jobs, wait_for
 from sqlalchemy import Engine, select
 
 from encore_backend.bootstrap import Container, build
@@ -19,16 +19,6 @@ from encore_backend.scheduler.cron import Cron
 from encore_backend.scheduler.registry import EPOCH, Every, JobSpec, grid_floor
 from encore_backend.scheduler.scheduler import EngineScheduler, new_apscheduler
 from encore_backend.storage.sql.models import job_runs, scheduler_jobs
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
