@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 
 from encore_backend.clock import Clock, SystemClock
 from encore_backend.config import Settings
+from encore_backend.storage.dynamodb.connection import connect
+from encore_backend.storage.dynamodb.stores import dynamo_stores
 from encore_backend.storage.sql.alerts import SqlAlertStore
 from encore_backend.storage.sql.cleanup import SqlCleanupStore
 from encore_backend.storage.sql.email_queue import SqlEmailQueueStore
@@ -82,14 +84,14 @@ def build(
 
 
 def derived_stores(settings: Settings, engine: Engine) -> dict[str, Any]:
-    """The stores of SPEC §6's derived documents, from ENCORE_DERIVED_STORE (only `sql` is
-    built; the settings refuse any other value at start-up)."""
-    if settings.encore_derived_store != "sql":
-        raise ValueError(f"ENCORE_DERIVED_STORE={settings.encore_derived_store} is not built")
-    return {
+    """The stores of SPEC §6's derived documents, from ENCORE_DERIVED_STORE."""
+    sql = {
         "stats": SqlStatsStore(engine),
         "alerts": SqlAlertStore(engine),
         "email_queue": SqlEmailQueueStore(engine),
         "replies": SqlReplyStore(engine),
         "reports": SqlReportStore(engine),
     }
+    if settings.encore_derived_store == "sql":
+        return sql
+    return dynamo_stores(connect(settings), sql)

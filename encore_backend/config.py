@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # Profiles not built yet are named here so start-up can refuse them with a reason.
     encore_derived_store: Literal["sql", "dynamodb"] = "sql"
     aws_region: str = "us-east-1"
+    dynamodb_endpoint_url: str | None = None  # DynamoDB Local or an emulator; None = AWS
+    encore_dynamodb_table_prefix: str = Field("encore_", pattern=r"^[A-Za-z0-9_.-]{0,200}$")
     ai_provider: Literal["template", "bedrock", "openai"] = "template"
     bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
     openai_base_url: str = "http://127.0.0.1:11434/v1"

@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from support.databases import BACKENDS, create_database, drop_database
+from support.dynamo import CREDENTIAL_ENV, dynamo_settings, fresh_tables
+from support.moto_server import moto_server
 
 from encore_backend.bootstrap import Container, build
 from encore_backend.clock import ManualClock
 from encore_backend.config import Settings
+from encore_backend.storage.dynamodb.connection import Dynamo
 from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.migrate import upgrade
 from encore_backend.storage.sql.models import metadata
@@ -71,3 +74,56 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 def ctx(settings: Settings, engine: Engine, clock: ManualClock) -> Container:
     """The wired container on this test's database and manual clock."""
     return build(settings, clock=clock, engine=engine)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """moto's standalone server, one per session (DynamoDB, SES)."""
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def dynamo_profile(settings: Settings, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """`settings` in the DynamoDB profile, on fresh tables of its own (credentials for moto
+    are set for this test only: other tests check what happens without any)."""
+    for name, value in CREDENTIAL_ENV.items():
+        monkeypatch.setenv(name, value)
+    return dynamo_settings(settings, moto_url)
+
+
+@pytest.fixture
+def dynamo(dynamo_profile: Settings) -> Dynamo:
+    """A client on fresh tables of this test's DynamoDB profile."""
+    return fresh_tables(dynamo_profile)
+
+
+@pytest.fixture(params=["sql", "dynamodb"])
+def derived(request: pytest.FixtureRequest) -> str:
+    """Where the derived documents live: the contract suites run once per store."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_ctx(request: pytest.FixtureRequest, derived: str, ctx: Container) -> Container:
+    """`ctx`, or the same database with the derived documents in DynamoDB (moto's server)."""
+    if derived == "sql":
+        return ctx
+    profile: Settings = request.getfixturevalue("dynamo_profile")
+    fresh_tables(profile)
+    return build(profile, clock=ctx.clock, engine=ctx.engine)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """DynamoDB contract runs pair with SQLite and MariaDB (the seed's MySQL + DynamoDB);
+    pairing with PostgreSQL too would add time and no new path."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        paired = params.get("derived") == "dynamodb" and "postgresql" in str(
+            params.get("db_url", "")
+        )
+        (drop if paired else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
