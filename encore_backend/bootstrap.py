@@ -73,7 +73,6 @@ def build(
         "job_runs": SqlJobRunStore(engine),
         "job_controls": SqlJobControlStore(engine),
         "leases": SqlLeaseStore(engine),
-        "scheduled_jobs": SqlScheduledJobsView(engine),
         "tokens": SqlTokenStore(engine),
         "rate_limits": SqlRateLimitStore(engine),
         "monthly_stats": SqlMonthlyStatsStore(engine),
@@ -91,6 +90,7 @@ def derived_stores(settings: Settings, engine: Engine) -> dict[str, Any]:
         "email_queue": SqlEmailQueueStore(engine),
         "replies": SqlReplyStore(engine),
         "reports": SqlReportStore(engine),
+        "scheduled_jobs": SqlScheduledJobsView(engine),  # read from the profile's job store
     }
     if settings.encore_derived_store == "sql":
         return sql

@@ -15,8 +15,12 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Encore automation engine", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database commands", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens", no_args_is_help=True)
+dynamodb_app = typer.Typer(
+    help="DynamoDB tables of ENCORE_DERIVED_STORE=dynamodb", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(dynamodb_app, name="dynamodb")
 
 
 def settings_or_exit() -> Settings:
@@ -37,6 +41,35 @@ def db_upgrade() -> None:
     settings = settings_or_exit()
     upgrade(make_engine(settings.encore_database_url))
     typer.echo("database is up to date")
+
+
+@dynamodb_app.command("create-tables")
+def dynamodb_create_tables() -> None:
+    """Create the DynamoDB tables that are missing (on-demand billing); safe to rerun.
+
+    Reads DYNAMODB_ENDPOINT_URL, AWS_REGION and ENCORE_DYNAMODB_TABLE_PREFIX; works before
+    ENCORE_DERIVED_STORE=dynamodb is set, so the tables exist when the profile is switched on.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from encore_backend.storage.dynamodb.connection import connect
+    from encore_backend.storage.dynamodb.schema import TABLES
+    from encore_backend.storage.dynamodb.tables import create_tables
+
+    settings = settings_or_exit()
+    where = settings.dynamodb_endpoint_url or f"AWS {settings.aws_region}"
+    try:
+        created = create_tables(connect(settings))
+    except (BotoCoreError, ClientError) as exc:
+        typer.echo(f"DynamoDB on {where}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for name in created:
+        typer.echo(f"created {name}")
+    existing = len(TABLES) - len(created)
+    if not created:
+        typer.echo(f"all {existing} tables exist on {where}; nothing to create")
+    else:
+        typer.echo(f"{len(created)} created, {existing} already existed on {where}")
 
 
 def _migrated_container(settings: Settings) -> Container:

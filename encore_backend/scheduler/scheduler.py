@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
+from apscheduler.jobstores.base import BaseJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
@@ -34,6 +35,8 @@ from encore_backend.scheduler.runner import (
     run_record,
 )
 from encore_backend.services.pacing import stop_paced_runs, stopping_event
+from encore_backend.storage.dynamodb.connection import connect
+from encore_backend.storage.dynamodb.jobstore import DynamoJobStore
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -103,10 +106,17 @@ class _JobStore(SQLAlchemyJobStore):
         pass
 
 
+def job_store(ctx: Container) -> BaseJobStore:
+    """The profile's job store: the SQL table, or DynamoDB's with ENCORE_DERIVED_STORE=dynamodb."""
+    if ctx.settings.encore_derived_store == "dynamodb":
+        return DynamoJobStore(connect(ctx.settings))
+    return _JobStore(engine=ctx.engine, tablename=JOBSTORE_TABLE)
+
+
 def new_apscheduler(ctx: Container) -> BackgroundScheduler:
     """A BackgroundScheduler on our job store table; coalescing, one instance per job."""
     return _Scheduler(
-        jobstores={"default": _JobStore(engine=ctx.engine, tablename=JOBSTORE_TABLE)},
+        jobstores={"default": job_store(ctx)},
         executors={"default": TickExecutor(max_workers=10)},
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=UTC,

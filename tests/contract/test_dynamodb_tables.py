@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from encore_backend.config import Settings
 from encore_backend.storage.dynamodb.connection import connect
-from encore_backend.storage.dynamodb.schema import TABLES, TTL_ATTRIBUTE
-from encore_backend.storage.dynamodb.tables import create_tables, missing_tables
+from encore_backend.storage.dynamodb.schema import SCHEDULER_JOBS, TABLES, TTL_ATTRIBUTE
+from encore_backend.storage.dynamodb.tables import (
+    MissingTables,
+    create_tables,
+    missing_tables,
+    require_tables,
+)
 
 
 def test_create_tables_is_idempotent_and_complete(dynamo_profile: Settings) -> None:
@@ -33,3 +40,19 @@ def test_requests_are_counted_per_operation(dynamo_profile: Settings) -> None:
     dynamo = connect(dynamo_profile)
     missing_tables(dynamo)
     assert dynamo.requests["DescribeTable"] == len(TABLES)
+
+
+def test_start_up_check_names_each_missing_table_and_the_command(
+    dynamo_profile: Settings,
+) -> None:
+    dynamo = connect(dynamo_profile)
+    create_tables(dynamo, [SCHEDULER_JOBS])
+    with pytest.raises(MissingTables) as refused:
+        require_tables(dynamo_profile)
+    missing = ", ".join(dynamo.name(spec) for spec in TABLES if spec is not SCHEDULER_JOBS)
+    assert str(refused.value) == (
+        f"DynamoDB tables missing on {dynamo_profile.dynamodb_endpoint_url}: {missing}; "
+        "create them with `encore dynamodb create-tables`"
+    )
+    create_tables(dynamo)
+    require_tables(dynamo_profile)  # all there: starts

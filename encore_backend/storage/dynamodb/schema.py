@@ -83,7 +83,8 @@ SCHEDULER_JOBS = TableSpec(
     "scheduler_jobs",
     ("id", S),
     None,
-    (Index("next_run", ("store", S), ("next_run_time", N)),),  # sparse: paused jobs drop out
+    # run_key: the next run time as sortable text, "~" while paused (listed last, never due)
+    (Index("next_run", ("store", S), ("run_key", S)),),
     ttl=False,
 )
 

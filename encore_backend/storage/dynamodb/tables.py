@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 from botocore.exceptions import ClientError
 
-from encore_backend.storage.dynamodb.connection import Dynamo
+from encore_backend.config import Settings
+from encore_backend.storage.dynamodb.connection import Dynamo, connect
 from encore_backend.storage.dynamodb.schema import TABLES, TTL_ATTRIBUTE, Index, TableSpec
 
 
@@ -49,6 +50,22 @@ def missing_tables(dynamo: Dynamo, specs: Iterable[TableSpec] = TABLES) -> list[
                 raise
             missing.append(dynamo.name(spec))
     return missing
+
+
+class MissingTables(RuntimeError):
+    """The DynamoDB profile cannot start: tables are missing (the message names them)."""
+
+
+def require_tables(settings: Settings) -> None:
+    """The start-up check of ENCORE_DERIVED_STORE=dynamodb: every table exists, or an error
+    naming each missing one and the command that creates them."""
+    missing = missing_tables(connect(settings))
+    if missing:
+        where = settings.dynamodb_endpoint_url or f"AWS {settings.aws_region}"
+        raise MissingTables(
+            f"DynamoDB tables missing on {where}: {', '.join(missing)}; "
+            "create them with `encore dynamodb create-tables`"
+        )
 
 
 def create_tables(dynamo: Dynamo, specs: Iterable[TableSpec] = TABLES) -> list[str]:
