@@ -1,16 +1,40 @@
-"""The one place where adapters are chosen from settings and wired together."""
+"""The one place where adapters are chosen from settings and wired together.
+
+Everything else takes its stores from the Container, typed by the ports (storage.ports), so
+the typed construction below is also mypy's proof that each adapter satisfies its port.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypedDict, cast
 
+from apscheduler.jobstores.base import BaseJobStore
 from sqlalchemy import Engine
 
 from encore_backend.clock import Clock, SystemClock
 from encore_backend.config import Settings
-from encore_backend.storage.dynamodb.connection import connect
-from encore_backend.storage.dynamodb.stores import dynamo_stores
+from encore_backend.storage.ports import (
+    AlertStore,
+    CleanupStore,
+    EmailQueueStore,
+    FeedbackStore,
+    JobControlStore,
+    JobRunStore,
+    LeaseStore,
+    MonthlyStatsStore,
+    OpsCountStore,
+    RateLimitStore,
+    ReplyStore,
+    ReportStore,
+    ScheduledJobsView,
+    StatsStore,
+    TokenStore,
+    TrendStore,
+    VenueStore,
+    WebhookStore,
+)
 from encore_backend.storage.sql.alerts import SqlAlertStore
 from encore_backend.storage.sql.cleanup import SqlCleanupStore
 from encore_backend.storage.sql.email_queue import SqlEmailQueueStore
@@ -18,16 +42,21 @@ from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.feedback import SqlFeedbackStore
 from encore_backend.storage.sql.job_controls import SqlJobControlStore
 from encore_backend.storage.sql.job_runs import SqlJobRunStore
+from encore_backend.storage.sql.job_store import SqlJobStore
 from encore_backend.storage.sql.leases import SqlLeaseStore
 from encore_backend.storage.sql.monthly_stats import SqlMonthlyStatsStore
+from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
 from encore_backend.storage.sql.rate_limits import SqlRateLimitStore
 from encore_backend.storage.sql.replies import SqlReplyStore
 from encore_backend.storage.sql.reports import SqlReportStore
 from encore_backend.storage.sql.scheduled_jobs import SqlScheduledJobsView
 from encore_backend.storage.sql.stats import SqlStatsStore
 from encore_backend.storage.sql.tokens import SqlTokenStore
+from encore_backend.storage.sql.trends import SqlTrendStore
 from encore_backend.storage.sql.venues import SqlVenueStore
 from encore_backend.storage.sql.webhooks import SqlWebhookStore
+
+JobStoreFactory = Callable[[], BaseJobStore]
 
 
 @dataclass
@@ -36,24 +65,39 @@ class Container:
 
     settings: Settings
     clock: Clock
-    engine: Engine
-    venues: SqlVenueStore
-    feedback: SqlFeedbackStore
-    alerts: SqlAlertStore
-    webhooks: SqlWebhookStore
-    stats: SqlStatsStore
-    job_runs: SqlJobRunStore
-    job_controls: SqlJobControlStore
-    leases: SqlLeaseStore
-    scheduled_jobs: SqlScheduledJobsView
-    tokens: SqlTokenStore
-    replies: SqlReplyStore
-    email_queue: SqlEmailQueueStore
-    rate_limits: SqlRateLimitStore
-    reports: SqlReportStore
-    monthly_stats: SqlMonthlyStatsStore
-    cleanup: SqlCleanupStore
+    engine: Engine  # the SQL source of truth: for bootstrap and tests, never read by the app
+    venues: VenueStore
+    feedback: FeedbackStore
+    alerts: AlertStore
+    webhooks: WebhookStore
+    stats: StatsStore
+    job_runs: JobRunStore
+    job_controls: JobControlStore
+    leases: LeaseStore
+    scheduled_jobs: ScheduledJobsView
+    tokens: TokenStore
+    replies: ReplyStore
+    email_queue: EmailQueueStore
+    rate_limits: RateLimitStore
+    reports: ReportStore
+    monthly_stats: MonthlyStatsStore
+    cleanup: CleanupStore
+    ops_counts: OpsCountStore
+    trends: TrendStore
+    job_store: JobStoreFactory  # a new APScheduler job store for each scheduler started
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+class DerivedStores(TypedDict):
+    """The stores of SPEC §6's derived documents, chosen by ENCORE_DERIVED_STORE."""
+
+    stats: StatsStore
+    alerts: AlertStore
+    email_queue: EmailQueueStore
+    replies: ReplyStore
+    reports: ReportStore
+    scheduled_jobs: ScheduledJobsView
+    job_store: JobStoreFactory
 
 
 def build(
@@ -65,33 +109,58 @@ def build(
 ) -> Container:
     """Wire the engine from `settings`; tests pass a clock, an engine or any store to override."""
     engine = engine or make_engine(settings.encore_database_url)
-    parts: dict[str, Any] = {
+    ctx = Container(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
         **derived_stores(settings, engine),
-        "venues": SqlVenueStore(engine),
-        "feedback": SqlFeedbackStore(engine),
-        "webhooks": SqlWebhookStore(engine),
-        "job_runs": SqlJobRunStore(engine),
-        "job_controls": SqlJobControlStore(engine),
-        "leases": SqlLeaseStore(engine),
-        "tokens": SqlTokenStore(engine),
-        "rate_limits": SqlRateLimitStore(engine),
-        "monthly_stats": SqlMonthlyStatsStore(engine),
-        "cleanup": SqlCleanupStore(engine),
-    }
-    parts.update(overrides)
-    return Container(settings=settings, clock=clock or SystemClock(), engine=engine, **parts)
+        venues=SqlVenueStore(engine),
+        feedback=SqlFeedbackStore(engine),
+        webhooks=SqlWebhookStore(engine),
+        job_runs=SqlJobRunStore(engine),
+        job_controls=SqlJobControlStore(engine),
+        leases=SqlLeaseStore(engine),
+        tokens=SqlTokenStore(engine),
+        rate_limits=SqlRateLimitStore(engine),
+        monthly_stats=SqlMonthlyStatsStore(engine),
+        cleanup=SqlCleanupStore(engine),
+        ops_counts=SqlOpsCountStore(engine),
+        trends=SqlTrendStore(engine),
+    )
+    return replace(ctx, **overrides) if overrides else ctx
 
 
-def derived_stores(settings: Settings, engine: Engine) -> dict[str, Any]:
-    """The stores of SPEC §6's derived documents, from ENCORE_DERIVED_STORE."""
-    sql = {
+def derived_stores(settings: Settings, engine: Engine) -> DerivedStores:
+    """The stores of SPEC §6's derived documents and the scheduler's job store, from
+    ENCORE_DERIVED_STORE: SQL, or DynamoDB over the SQL source of truth."""
+    sql: DerivedStores = {
         "stats": SqlStatsStore(engine),
         "alerts": SqlAlertStore(engine),
         "email_queue": SqlEmailQueueStore(engine),
         "replies": SqlReplyStore(engine),
         "reports": SqlReportStore(engine),
-        "scheduled_jobs": SqlScheduledJobsView(engine),  # read from the profile's job store
+        "scheduled_jobs": SqlScheduledJobsView(engine),
+        "job_store": lambda: SqlJobStore(engine),
     }
     if settings.encore_derived_store == "sql":
         return sql
-    return dynamo_stores(connect(settings), sql)
+    from encore_backend.storage.dynamodb.connection import connect
+    from encore_backend.storage.dynamodb.stores import dynamo_stores
+
+    return cast(DerivedStores, dynamo_stores(connect(settings), sql))
+
+
+def upgrade_database(settings: Settings) -> None:
+    """Bring the SQL database of ENCORE_DATABASE_URL up to date (its migrations)."""
+    from encore_backend.storage.sql.migrate import upgrade
+
+    upgrade(make_engine(settings.encore_database_url))
+
+
+def build_migrated(settings: Settings) -> Container:
+    """Migrate the database, then wire the container on the same engine (commands, serve)."""
+    from encore_backend.storage.sql.migrate import upgrade
+
+    engine = make_engine(settings.encore_database_url)
+    upgrade(engine)
+    return build(settings, engine=engine)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from encore_backend.config import ConfigError, Settings, load_settings
-
-if TYPE_CHECKING:
-    from encore_backend.bootstrap import Container
 
 app = typer.Typer(help="Encore automation engine", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database commands", no_args_is_help=True)
@@ -35,11 +32,9 @@ def settings_or_exit() -> Settings:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations."""
-    from encore_backend.storage.sql.engine import make_engine
-    from encore_backend.storage.sql.migrate import upgrade
+    from encore_backend.bootstrap import upgrade_database
 
-    settings = settings_or_exit()
-    upgrade(make_engine(settings.encore_database_url))
+    upgrade_database(settings_or_exit())
     typer.echo("database is up to date")
 
 
@@ -72,17 +67,6 @@ def dynamodb_create_tables() -> None:
         typer.echo(f"{len(created)} created, {existing} already existed on {where}")
 
 
-def _migrated_container(settings: Settings) -> Container:
-    """Migrate the database, then wire the container (commands that write data)."""
-    from encore_backend.bootstrap import build
-    from encore_backend.storage.sql.engine import make_engine
-    from encore_backend.storage.sql.migrate import upgrade
-
-    engine = make_engine(settings.encore_database_url)
-    upgrade(engine)
-    return build(settings, engine=engine)
-
-
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="admin, venue_manager or ingest")],
@@ -92,6 +76,7 @@ def token_create(
     name: Annotated[str | None, typer.Option(help="A label for the token")] = None,
 ) -> None:
     """Create an API token and print it (it is shown only this once)."""
+    from encore_backend.bootstrap import build_migrated
     from encore_backend.domain.enums import Role
     from encore_backend.services.errors import FieldError
     from encore_backend.services.token_service import create_token
@@ -99,7 +84,7 @@ def token_create(
     if role not in {r.value for r in Role}:
         typer.echo("--role: expected admin, venue_manager or ingest", err=True)
         raise typer.Exit(2)
-    ctx = _migrated_container(settings_or_exit())
+    ctx = build_migrated(settings_or_exit())
     try:
         row = create_token(ctx, role=Role(role), name=name or f"{role} (cli)", venue_id=venue)
     except FieldError as exc:
@@ -120,9 +105,10 @@ def demo_data(
     ] = False,
 ) -> None:
     """Load demo venues and feedback, and print one manager token per venue."""
+    from encore_backend.bootstrap import build_migrated
     from encore_backend.demo import load_demo
 
-    ctx = _migrated_container(settings_or_exit())
+    ctx = build_migrated(settings_or_exit())
     if if_empty and ctx.venues.count() > 0:
         typer.echo("demo data skipped: the database already has venues")
         return

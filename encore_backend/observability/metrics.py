@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.exc import SQLAlchemyError
 
 from encore_backend.domain.enums import ALERT_LEVEL_ORDER, EmailKind, QueueStatus, RunStatus
 from encore_backend.scheduler import runner
 from encore_backend.scheduler.registry import registry_for
-from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
+from encore_backend.storage.errors import StorageError
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -85,7 +84,6 @@ class StoreCollector(Collector):
 
     def __init__(self, ctx: Container) -> None:
         self.ctx = ctx
-        self.ops = SqlOpsCountStore(ctx.engine)
 
     def collect(self) -> Iterator[Metric]:
         families: tuple[Callable[[], Iterable[Metric]], ...] = (
@@ -98,7 +96,7 @@ class StoreCollector(Collector):
         for family in families:
             try:
                 yield from list(family())
-            except SQLAlchemyError:
+            except StorageError:
                 log.warning("metrics family %s failed", family.__name__, exc_info=True)
 
     def _last_runs(self) -> Iterator[Metric]:
@@ -156,7 +154,7 @@ class StoreCollector(Collector):
             "encore_ai_replies",
             "AI replies by status (failed: provider errors)",
             "status",
-            self.ops.replies_by_status(),
+            self.ctx.ops_counts.replies_by_status(),
             (),
         )
 

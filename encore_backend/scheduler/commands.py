@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from encore_backend.bootstrap import Container, build
+from encore_backend.bootstrap import build_migrated
 from encore_backend.config import Settings
 from encore_backend.domain.enums import RunStatus, RunTrigger
 from encore_backend.scheduler.registry import DryRunUnsupported, UnknownJob
@@ -26,16 +26,6 @@ def configure_logging(level: int) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-def migrated_container(settings: Settings) -> Container:
-    """The wired container on a database brought up to date first."""
-    from encore_backend.storage.sql.engine import make_engine
-    from encore_backend.storage.sql.migrate import upgrade
-
-    engine = make_engine(settings.encore_database_url)
-    upgrade(engine)
-    return build(settings, engine=engine)
-
-
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """API + scheduler in this process, until interrupted."""
     import uvicorn
@@ -45,7 +35,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
 
     configure_logging(logging.INFO)
     use_json_logs(logging.INFO)  # one JSON object per line, with job_id and run_id in runs
-    ctx = migrated_container(settings)
+    ctx = build_migrated(settings)
     base = f"http://{host}:{port}"
     typer.echo(f"Encore on {base}  (dashboard {base}/, API docs {base}/docs, health {base}/health)")
     # Open dashboards hold alert streams: stop waiting for them after a few seconds.
@@ -62,7 +52,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
 def run_one(settings: Settings, *, job_id: str, dry_run: bool) -> None:
     """Run a job now (trigger manual), print its run record; exit 1 unless it succeeded."""
     configure_logging(logging.WARNING)
-    ctx = migrated_container(settings)
+    ctx = build_migrated(settings)
     try:
         record = run_job(
             ctx, job_id, trigger=RunTrigger.MANUAL, params={"dry_run": True} if dry_run else None
@@ -84,7 +74,7 @@ def run_one(settings: Settings, *, job_id: str, dry_run: bool) -> None:
 
 def list_jobs(settings: Settings) -> None:
     """A readable table of the jobs, their triggers, next runs and last outcomes."""
-    ctx = migrated_container(settings)
+    ctx = build_migrated(settings)
     rows = [_row(job) for job in EngineScheduler(ctx).jobs()]
     header = ("JOB", "TRIGGER", "NEXT RUN (UTC)", "STATE", "LAST RUN")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

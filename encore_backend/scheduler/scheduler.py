@@ -1,4 +1,4 @@
-"""The APScheduler binding: triggers from the registry, the job store in our database.
+"""The APScheduler binding: triggers from the registry, the job store bootstrap chose.
 
 Only the scheduler leader (leader.py) runs a BackgroundScheduler on the shared job store; the
 other processes serve HTTP and stand by, and the run recorder's claim still makes each tick run
@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
-from apscheduler.jobstores.base import BaseJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 
@@ -35,14 +33,11 @@ from encore_backend.scheduler.runner import (
     run_record,
 )
 from encore_backend.services.pacing import stop_paced_runs, stopping_event
-from encore_backend.storage.dynamodb.connection import connect
-from encore_backend.storage.dynamodb.jobstore import DynamoJobStore
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
 
 log = logging.getLogger("encore.scheduler")
-JOBSTORE_TABLE = "encore_scheduler_jobs"
 FIRE_REF = "encore_backend.scheduler.scheduler:fire"
 
 _started: list[EngineScheduler] = []  # this process's started schedulers (one, but for tests)
@@ -99,24 +94,10 @@ class _Scheduler(BackgroundScheduler):
         return super()._process_jobs()  # type: ignore[no-any-return]
 
 
-class _JobStore(SQLAlchemyJobStore):
-    """The SQLAlchemy job store on the container's engine, which it must not dispose."""
-
-    def shutdown(self) -> None:
-        pass
-
-
-def job_store(ctx: Container) -> BaseJobStore:
-    """The profile's job store: the SQL table, or DynamoDB's with ENCORE_DERIVED_STORE=dynamodb."""
-    if ctx.settings.encore_derived_store == "dynamodb":
-        return DynamoJobStore(connect(ctx.settings))
-    return _JobStore(engine=ctx.engine, tablename=JOBSTORE_TABLE)
-
-
 def new_apscheduler(ctx: Container) -> BackgroundScheduler:
-    """A BackgroundScheduler on our job store table; coalescing, one instance per job."""
+    """A BackgroundScheduler on the container's job store; coalescing, one instance per job."""
     return _Scheduler(
-        jobstores={"default": job_store(ctx)},
+        jobstores={"default": ctx.job_store()},
         executors={"default": TickExecutor(max_workers=10)},
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=UTC,

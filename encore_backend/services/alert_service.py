@@ -27,7 +27,7 @@ from encore_backend.domain.alert_rules import (
 from encore_backend.domain.enums import AlertLevel, DeliveryStatus
 from encore_backend.notify.webhook import event_body
 from encore_backend.services.manager_mail import ALERT, manager_items
-from encore_backend.storage.sql.alerts import SavedScan
+from encore_backend.storage.ports import SavedScan
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container

@@ -14,8 +14,13 @@ from encore_backend.clock import as_utc, iso_z
 from encore_backend.domain.report_content import ratio
 from encore_backend.domain.report_periods import month_bounds, months_between
 from encore_backend.domain.stats_windows import zone_of
-from encore_backend.storage.sql import cleanup
-from encore_backend.storage.sql.monthly_stats import SqlMonthlyStatsStore
+from encore_backend.storage.ports import MonthlyStatsStore
+from encore_backend.storage.ports.operations import (
+    archive_alerts,
+    orphan_rules,
+    purge_failed_emails,
+    trim_job_runs,
+)
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -41,10 +46,10 @@ def run_cleanup(ctx: Container, *, now: datetime, dry_run: bool = False) -> dict
     now = as_utc(now)
     s = ctx.settings
     rules = [
-        cleanup.archive_alerts(before=now - timedelta(days=s.alert_archive_days), now=now),
-        cleanup.purge_failed_emails(before=now - timedelta(days=s.email_failed_retention_days)),
-        cleanup.trim_job_runs(before=now - JOB_RUN_RETENTION),
-        *cleanup.orphan_rules(),
+        archive_alerts(before=now - timedelta(days=s.alert_archive_days), now=now),
+        purge_failed_emails(before=now - timedelta(days=s.email_failed_retention_days)),
+        trim_job_runs(before=now - JOB_RUN_RETENTION),
+        *orphan_rules(),
     ]
     apply = ctx.cleanup.count if dry_run else ctx.cleanup.apply
     done = {rule.name: apply(rule) for rule in rules}
@@ -53,7 +58,7 @@ def run_cleanup(ctx: Container, *, now: datetime, dry_run: bool = False) -> dict
     return done
 
 
-def month_tasks(store: SqlMonthlyStatsStore, *, now: datetime) -> list[MonthTask]:
+def month_tasks(store: MonthlyStatsStore, *, now: datetime) -> list[MonthTask]:
     """The (timezone, month) groups to recompute: recent months, and any month never stored."""
     stored = store.stored_months()
     groups: dict[tuple[str, str], list[str]] = {}
@@ -72,7 +77,7 @@ def month_tasks(store: SqlMonthlyStatsStore, *, now: datetime) -> list[MonthTask
     ]
 
 
-def roll_up_months(store: SqlMonthlyStatsStore, *, now: datetime, dry_run: bool = False) -> int:
+def roll_up_months(store: MonthlyStatsStore, *, now: datetime, dry_run: bool = False) -> int:
     """Recompute the monthly rollups that are due; the number of (venue, month) rows."""
     tasks = month_tasks(store, now=now)
     if dry_run:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from encore_backend.storage.sql.rate_limits import Permit
+from encore_backend.storage.ports import Permit
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container

@@ -20,7 +20,7 @@ from encore_backend.domain.report_content import FeedbackFact, PeriodFacts, comp
 from encore_backend.domain.report_periods import Kind, Period, due_periods, previous
 from encore_backend.domain.stats_windows import zone_of
 from encore_backend.services.manager_mail import report_items
-from encore_backend.storage.sql.reports import SqlReportStore, spans_for
+from encore_backend.storage.ports import ReportStore, spans_for
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -63,7 +63,7 @@ class DuePlan:
 
 
 def missing_reports(
-    store: SqlReportStore, *, kind: Kind, now: datetime, hour: int, lookback: int | None = None
+    store: ReportStore, *, kind: Kind, now: datetime, hour: int, lookback: int | None = None
 ) -> DuePlan:
     """The venues, the due periods and the due reports not stored yet, in two queries."""
     venues = store.venues()
@@ -105,7 +105,7 @@ def produce_reports(
 
 
 def build_reports(
-    store: SqlReportStore, missing: Sequence[Due], *, now: datetime
+    store: ReportStore, missing: Sequence[Due], *, now: datetime
 ) -> list[dict[str, Any]]:
     """The report rows for `missing`, each compared with the period before it."""
     before = {d: previous(d.period, zone_of(d.timezone)) for d in missing}
@@ -158,7 +158,7 @@ class WindowIndex:
 
 
 def gather(
-    store: SqlReportStore, windows: Mapping[tuple[str, datetime], datetime]
+    store: ReportStore, windows: Mapping[tuple[str, datetime], datetime]
 ) -> dict[tuple[str, datetime], PeriodFacts]:
     """Facts of every window in three reads over the windows' covering spans."""
     spans = spans_for((v, start, end) for (v, start), end in windows.items())

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from encore_backend.domain.stats_windows import windows_for
-from encore_backend.storage.sql.stats import SqlStatsStore
+from encore_backend.storage.ports import StatsStore
 
 COUNT_FIELDS = ("feedback_today", "feedback_this_week", "feedback_this_month")
 SUMMED_FIELDS = (*COUNT_FIELDS, "pending_responses", "sent_today", "feedback_30d", "responded_30d")
@@ -44,7 +44,7 @@ def stats_from_counts(counts: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
-def compute_stats(*, store: SqlStatsStore, now: datetime) -> dict[str, dict[str, Any]]:
+def compute_stats(*, store: StatsStore, now: datetime) -> dict[str, dict[str, Any]]:
     """Every venue's stats at `now`, each in its own timezone, in a fixed number of queries."""
     zones = store.venue_timezones()
     by_zone = {tz: windows_for(tz, now) for tz in set(zones.values())}
@@ -52,7 +52,7 @@ def compute_stats(*, store: SqlStatsStore, now: datetime) -> dict[str, dict[str,
     return {venue_id: stats_from_counts(c) for venue_id, c in counts.items()}
 
 
-def refresh_snapshots(*, store: SqlStatsStore, now: datetime) -> AggregateRun:
+def refresh_snapshots(*, store: StatsStore, now: datetime) -> AggregateRun:
     """Compute, store one snapshot per venue at `now`, then thin old snapshots (bounded)."""
     stats = compute_stats(store=store, now=now)
     written = store.save_snapshots(computed_at=now, stats=stats)

@@ -10,7 +10,7 @@ from typing import Any
 
 from encore_backend.bootstrap import Container
 from encore_backend.services.errors import ConflictError
-from encore_backend.storage.sql.venues import VenueExistsError
+from encore_backend.storage.errors import VenueExistsError
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "ai_generation_enabled": True,

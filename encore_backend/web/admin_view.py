@@ -9,7 +9,6 @@ from encore_backend.clock import as_utc
 from encore_backend.scheduler.provider_status import provider_errors
 from encore_backend.scheduler.scheduler import EngineScheduler
 from encore_backend.services.stats_service import totals
-from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -41,7 +40,7 @@ def queue_health(ctx: Container) -> dict[str, Any]:
     counts = ctx.email_queue.count_by_status()
     return {
         "counts": {status: counts.get(status, 0) for status in QUEUE_STATUSES},
-        "failed": SqlOpsCountStore(ctx.engine).failed_emails(limit=10),
+        "failed": ctx.ops_counts.failed_emails(limit=10),
     }
 
 

@@ -1,6 +1,6 @@
 """30-day trends for the venue dashboard: feedback per local day and the day's average rating.
 
-Read from a small per-venue hourly count (SqlTrendStore), not from snapshots: stored snapshots
+Read from a small per-venue hourly count (the TrendStore), not from snapshots: stored snapshots
 hold trailing windows and are thinned to one a day, so they cannot give per-day figures.
 """
 
@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from encore_backend.storage.sql.trends import SqlTrendStore
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -51,6 +49,5 @@ def venue_trend(
     zone = ZoneInfo(timezone)
     first = now.astimezone(zone).date() - timedelta(days=days - 1)
     since = datetime.combine(first, time(), zone).astimezone(UTC)
-    store = SqlTrendStore(ctx.engine)
-    hourly = store.hourly_feedback(venue_id, since=since, until=now + timedelta(seconds=1))
+    hourly = ctx.trends.hourly_feedback(venue_id, since=since, until=now + timedelta(seconds=1))
     return fold_days(hourly, zone=zone, first=first, days=days)

@@ -15,7 +15,6 @@ from markupsafe import Markup
 from encore_backend.clock import iso_z
 from encore_backend.domain.enums import AlertLevel, ReplyStatus
 from encore_backend.services import report_service
-from encore_backend.storage.sql.trends import SqlTrendStore
 from encore_backend.web import format as fmt
 from encore_backend.web.charts import Point, bar_chart, line_chart
 from encore_backend.web.trends import DayTrend, venue_trend
@@ -172,6 +171,6 @@ def venue_dashboard(ctx: Container, venue: Mapping[str, Any], *, now: datetime) 
         "replies_waiting": waiting,
         "queue": queue_panels(ctx, venue_id),
         "reports": latest_reports(ctx, venue_id, zone),
-        "feedback": SqlTrendStore(ctx.engine).recent_feedback(venue_id, limit=8),
+        "feedback": ctx.trends.recent_feedback(venue_id, limit=8),
         "stream_url": stream_url(venue_id, now),
     }

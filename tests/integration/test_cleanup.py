@@ -18,7 +18,7 @@ from encore_backend.clock import ManualClock
 from encore_backend.domain.enums import RunTrigger
 from encore_backend.scheduler.jobs import weekly_cleanup
 from encore_backend.scheduler.runner import run_job
-from encore_backend.storage.sql import cleanup
+from encore_backend.storage.ports.operations import archive_alerts
 from encore_backend.storage.sql import models as m
 
 NOW = datetime(2026, 6, 7, 3, 0, tzinfo=UTC)
@@ -221,7 +221,7 @@ def test_the_cli_dry_run_path_records_the_counts_in_the_run_record(
 def test_rules_work_in_small_batches(ctx: Container, engine: Engine) -> None:
     make_venue(engine, "v", now=NOW - 400 * DAY)
     ids = [alert(engine, "v", NOW - (100 + i) * DAY) for i in range(5)]
-    rule = cleanup.archive_alerts(before=NOW - 90 * DAY, now=NOW)
+    rule = archive_alerts(before=NOW - 90 * DAY, now=NOW)
     assert ctx.cleanup.count(rule) == 5
     assert ctx.cleanup.apply(rule, batch=2) == 5
     assert ctx.cleanup.count(rule) == 0

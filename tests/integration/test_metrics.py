@@ -4,6 +4,7 @@ read from the database (alerts by level, queue depth, replies, last runs)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,10 @@ from encore_backend.api.app import create_app
 from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock
 from encore_backend.domain.enums import RunStatus, RunTrigger
+from encore_backend.observability.metrics import render
 from encore_backend.scheduler.runner import record_tick, run_job
+from encore_backend.storage.sql.engine import make_engine
+from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -107,3 +111,17 @@ def test_failed_and_missed_runs_are_counted(
         == 1
     )
     assert value(after, "encore_job_last_run_success", job_id="alert_detector") == 0
+
+
+def test_a_store_that_cannot_be_reached_drops_only_its_own_family(
+    ctx: Container, clock: ManualClock
+) -> None:
+    seed(ctx, clock)
+    down = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=2")
+    try:
+        text = render(replace(ctx, ops_counts=SqlOpsCountStore(down))).decode()
+    finally:
+        down.dispose()
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert "encore_ai_replies" not in names  # read from the unreachable store
+    assert {"encore_alerts", "encore_email_queue_items", "encore_webhook_deliveries"} <= names

@@ -8,14 +8,15 @@ deliveries of the alerts this transaction inserted (the outbox: nothing is lost 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from encore_backend.storage.ports.derived import SavedScan
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.email_queue import insert_items
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.keyset import after as keyset_after
@@ -42,15 +43,7 @@ SCAN_COLUMNS = (
 )
 
 
-@dataclass
-class SavedScan:
-    """What one batch write did: rows it marked, alerts and deliveries it inserted."""
-
-    marked: int = 0
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    delivery_ids: list[str] = field(default_factory=list)
-
-
+@raises_port_errors
 class SqlAlertStore:
     """The `encore_venue_alerts` table (and, for the scan, feedback and webhook_deliveries)."""
 

@@ -1,8 +1,9 @@
 """Housekeeping statements of weekly_cleanup, each run in short batches.
 
-A rule is a query picking row ids and a statement acting on a list of them. Applying a rule
-takes up to `batch` ids and acts on them in one transaction, then the next batch, so a large
-table is never locked for long; counting a rule (the dry run) changes nothing.
+The port names a rule (storage.ports.operations.CleanupRule); here it becomes a query picking
+row ids and a statement acting on a list of them. Applying a rule takes up to `batch` ids and
+acts on them in one transaction, then the next batch, so a large table is never locked for long;
+counting a rule (the dry run) changes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import Engine, Executable, Select, delete, exists, func, select, update
 
+from encore_backend.storage.ports.operations import CleanupRule
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.stats_thinning import thin_snapshots
 
 BATCH = 1000
@@ -119,25 +122,47 @@ def orphan_rules() -> list[Rule]:
     ]
 
 
+def _given(value: datetime | None, rule: CleanupRule) -> datetime:
+    if value is None:
+        raise ValueError(f"cleanup rule {rule.name!r} needs its cut-off times")
+    return value
+
+
+def sql_rule(rule: CleanupRule) -> Rule:
+    """The statements behind a port rule, found by its name."""
+    if rule.name == "alerts_archived":
+        return archive_alerts(before=_given(rule.before, rule), now=_given(rule.now, rule))
+    if rule.name == "failed_emails_deleted":
+        return purge_failed_emails(before=_given(rule.before, rule))
+    if rule.name == "job_runs_deleted":
+        return trim_job_runs(before=_given(rule.before, rule))
+    for orphans in orphan_rules():
+        if orphans.name == rule.name:
+            return orphans
+    raise ValueError(f"no cleanup rule named {rule.name!r}")
+
+
+@raises_port_errors
 class SqlCleanupStore:
     """Runs cleanup rules in batches, and the full stats-snapshot thinning pass."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def count(self, rule: Rule) -> int:
+    def count(self, rule: CleanupRule) -> int:
         """How many rows the rule would act on now."""
-        query = select(func.count()).select_from(rule.pick.order_by(None).subquery())
+        pick = sql_rule(rule).pick
+        query = select(func.count()).select_from(pick.order_by(None).subquery())
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def apply(self, rule: Rule, *, batch: int = BATCH) -> int:
+    def apply(self, rule: CleanupRule, *, batch: int = BATCH) -> int:
         """Act on every row the rule picks, `batch` ids per transaction; rows changed."""
-        done = 0
+        sql, done = sql_rule(rule), 0
         while True:
             with self.engine.begin() as conn:
-                ids = list(conn.execute(rule.pick.limit(batch)).scalars())
-                changed = int(conn.execute(rule.act(ids)).rowcount or 0) if ids else 0
+                ids = list(conn.execute(sql.pick.limit(batch)).scalars())
+                changed = int(conn.execute(sql.act(ids)).rowcount or 0) if ids else 0
             done += changed
             if len(ids) < batch or changed == 0:
                 return done

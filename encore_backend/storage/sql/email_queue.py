@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
 from encore_backend.domain.enums import EmailKind, FeedbackStatus, QueueStatus, ReplyStatus
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.keyset import after as keyset_after
 from encore_backend.storage.sql.keyset import ordered
 
@@ -192,6 +193,7 @@ class QueueAdmin:
         return True
 
 
+@raises_port_errors
 class SqlEmailQueueStore(QueueAdmin):
     """The `encore_email_queue` and `email_history` tables."""
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 
 f, c = m.feedback, m.customers
@@ -34,6 +35,7 @@ def _feedback_query() -> Select[Any]:
     )
 
 
+@raises_port_errors
 class SqlFeedbackStore:
     """The `feedback` and `customers` tables."""
 

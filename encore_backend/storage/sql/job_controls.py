@@ -8,12 +8,14 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.models import job_controls
 
 C = job_controls.c
 
 
+@raises_port_errors
 class SqlJobControlStore:
     """The `job_controls` table: any process writes it; the scheduler leader applies it."""
 

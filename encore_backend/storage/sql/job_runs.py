@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from encore_backend.clock import Clock
 from encore_backend.domain.enums import RunStatus, RunTrigger
+from encore_backend.storage.ports.operations import Claim
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.job_controls import ensure_row, lock_job
 from encore_backend.storage.sql.keyset import after as keyset_after
@@ -26,19 +27,7 @@ LEASE_EXPIRED = "lease expired: worker died"
 RUN_ORDER = ((job_runs.c.started_at, True), (job_runs.c.run_id, True))  # newest first
 
 
-@dataclass(frozen=True)
-class Claim:
-    """The outcome of a claim: our new `running` row, or the run holding the job, or neither."""
-
-    run: dict[str, Any] | None = None
-    holder: dict[str, Any] | None = None
-
-    @property
-    def lost(self) -> bool:
-        """Another process inserted this (job_id, tick_key) first."""
-        return self.run is None and self.holder is None
-
-
+@raises_port_errors
 class SqlJobRunStore:
     """job_runs: one row per run; UNIQUE (job_id, tick_key) is the cross-process claim."""
 

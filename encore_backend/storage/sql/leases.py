@@ -13,12 +13,14 @@ from typing import Any
 from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.models import scheduler_leases
 
 L = scheduler_leases.c
 
 
+@raises_port_errors
 class SqlLeaseStore:
     """The `scheduler_leases` table."""
 

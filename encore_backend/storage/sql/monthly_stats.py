@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, tuple_
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.stats_aggregate import count_if
 
 MS, F, R, V = m.monthly_stats.c, m.feedback.c, m.ai_responses.c, m.venues.c
@@ -28,6 +29,7 @@ COUNT_FIELDS = (
 )
 
 
+@raises_port_errors
 class SqlMonthlyStatsStore:
     """Reads the sources of monthly rollups and writes the rollups."""
 

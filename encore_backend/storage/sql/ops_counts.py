@@ -7,11 +7,13 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 
 R, Q = m.ai_responses.c, m.email_queue.c
 
 
+@raises_port_errors
 class SqlOpsCountStore:
     """Read-only operational counts across tables."""
 

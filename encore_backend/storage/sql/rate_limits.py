@@ -9,14 +9,15 @@ never take the same slot. Every slot's uses are therefore a window apart, and no
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from encore_backend.storage.ports.operations import Acquired, Permit
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 
 WINDOW = timedelta(seconds=60)
 NEVER_USED = datetime(2000, 1, 1, tzinfo=UTC)
@@ -25,24 +26,7 @@ MAX_TRIES = 20
 S = m.rate_limit_slots.c
 
 
-@dataclass(frozen=True)
-class Permit:
-    """One granted use; `release` gives it back if the work never happened."""
-
-    name: str
-    slot: int
-    uses: int
-    previous_used_at: datetime
-
-
-@dataclass(frozen=True)
-class Acquired:
-    """A permit, or how many seconds to wait before one can be free."""
-
-    permit: Permit | None
-    wait_seconds: float = 0.0
-
-
+@raises_port_errors
 class SqlRateLimitStore:
     """The `rate_limit_slots` table."""
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from encore_backend.domain.enums import FeedbackStatus, ReplyStatus
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.keyset import after as keyset_after
 from encore_backend.storage.sql.keyset import ordered
 
@@ -57,6 +58,7 @@ CANDIDATE_COLUMNS = (
 )
 
 
+@raises_port_errors
 class SqlReplyStore:
     """The `encore_ai_responses` table (and the queue item a reply may create)."""
 

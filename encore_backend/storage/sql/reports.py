@@ -7,54 +7,30 @@ and one statement per fact (feedback, sent replies, critical alerts) reads them 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Insert, and_, or_, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from encore_backend.storage.ports.derived import Span
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.email_queue import insert_items
 from encore_backend.storage.sql.keyset import after as keyset_after
 from encore_backend.storage.sql.keyset import ordered
 from encore_backend.storage.sql.retries import retry_deadlocks
 
 R, F = m.reports.c, m.feedback.c
-IN_CHUNK = 500
 LIST_MAX = 500
-
-
-@dataclass(frozen=True)
-class Span:
-    """Venues whose facts are read over the same UTC range [start, end)."""
-
-    venue_ids: tuple[str, ...]
-    start: datetime
-    end: datetime
-
-
-def spans_for(windows: Iterable[tuple[str, datetime, datetime]]) -> list[Span]:
-    """(venue_id, start, end) windows as few spans: one covering range per venue, grouped."""
-    cover: dict[str, tuple[datetime, datetime]] = {}
-    for venue_id, start, end in windows:
-        lo, hi = cover.get(venue_id, (start, end))
-        cover[venue_id] = (min(lo, start), max(hi, end))
-    grouped: dict[tuple[datetime, datetime], list[str]] = {}
-    for venue_id, bounds in sorted(cover.items()):
-        grouped.setdefault(bounds, []).append(venue_id)
-    return [
-        Span(tuple(ids[i : i + IN_CHUNK]), start, end)
-        for (start, end), ids in grouped.items()
-        for i in range(0, len(ids), IN_CHUNK)
-    ]
 
 
 def in_spans(venue: Any, when: Any, spans: Sequence[Span]) -> ColumnElement[bool]:
     return or_(*(and_(venue.in_(list(s.venue_ids)), when >= s.start, when < s.end) for s in spans))
 
 
+@raises_port_errors
 class SqlReportStore:
     """The `encore_reports` table, and the reads of feedback, replies and alerts behind it."""
 

@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.models import scheduler_jobs
 
 J = scheduler_jobs.c
 
 
+@raises_port_errors
 class SqlScheduledJobsView:
     """`encore_scheduler_jobs`, as APScheduler's SQLAlchemyJobStore writes it."""
 

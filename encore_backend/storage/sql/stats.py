@@ -10,6 +10,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select
 
 from encore_backend.domain.stats_windows import StatsWindows
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.stats_aggregate import aggregate_counts
 from encore_backend.storage.sql.stats_thinning import DEFAULT_LOOKBACK, thin_snapshots
@@ -23,6 +24,7 @@ LATEST_SNAPSHOT = (
 )
 
 
+@raises_port_errors
 class SqlStatsStore:
     """The stats aggregate and the `encore_computed_stats` snapshots."""
 

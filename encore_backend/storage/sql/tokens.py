@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 
 
+@raises_port_errors
 class SqlTokenStore:
     """The `api_tokens` table."""
 

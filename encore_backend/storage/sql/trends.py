@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.stats_thinning import hour_bucket
 
 F = m.feedback.c
 
 
+@raises_port_errors
 class SqlTrendStore:
     """Hourly feedback counts per venue, read for dashboard charts."""
 

@@ -9,16 +9,15 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from encore_backend.storage.errors import VenueExistsError
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 
 SETTINGS_KEYS = tuple(c.name for c in m.venue_settings.c if c.name not in ("venue_id",))
 
 
-class VenueExistsError(Exception):
-    """A venue with this id already exists."""
-
-
+@raises_port_errors
 class SqlVenueStore:
     """The `venues` and `venue_settings` tables."""
 

@@ -14,11 +14,13 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from encore_backend.domain.enums import DeliveryStatus
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 
 D = m.webhook_deliveries.c
 
 
+@raises_port_errors
 class SqlWebhookStore:
     """The `webhook_deliveries` and `webhook_attempts` tables."""
 

@@ -1,0 +1,168 @@
+"""Ports of the source of truth, SQL in every profile: venues, feedback and customers, API
+tokens, webhook deliveries, and the reads and rollups made from feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from encore_backend.domain.enums import DeliveryStatus
+
+
+class VenueStore(Protocol):
+    """Venues and their settings, written together; ids are unique (VenueExistsError)."""
+
+    def get(self, venue_id: str) -> dict[str, Any] | None:
+        """The venue (with its webhook_secret, for internal use), or None."""
+
+    def exists(self, venue_id: str) -> bool: ...
+
+    def list(self, venue_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """All venues ordered by id, or only those in `venue_ids`."""
+
+    def count(self) -> int: ...
+
+    def ids_with_prefix(self, prefix: str) -> set[str]:
+        """Existing ids starting with `prefix` (to make a generated id unique)."""
+
+    def create(
+        self, *, venue: Mapping[str, Any], settings: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """Venue and settings at once; VenueExistsError on a taken id."""
+
+    def get_settings(self, venue_id: str) -> dict[str, Any] | None: ...
+
+    def update_settings(
+        self, venue_id: str, changes: Mapping[str, Any], *, now: datetime
+    ) -> dict[str, Any] | None:
+        """Apply a partial update; the new settings, or None if the venue is gone."""
+
+
+class FeedbackStore(Protocol):
+    """Feedback and the customers who left it."""
+
+    def get(self, feedback_id: int) -> dict[str, Any] | None:
+        """One feedback with its customer's email, name, lifetime_value and tier, or None."""
+
+    def ingest(
+        self,
+        *,
+        feedback: Mapping[str, Any],
+        customer: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> tuple[dict[str, Any], bool]:
+        """Insert feedback (+ customer upsert) atomically; (row, created). An existing
+        (venue_id, external_id) gives (the first row, False)."""
+
+    def list_for_venue(
+        self,
+        venue_id: str,
+        *,
+        limit: int = 50,
+        before_id: int | None = None,
+        rating: int | None = None,
+        status: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first (by id), `limit` rows older than `before_id`, optionally filtered."""
+
+    def defer_draft(self, feedback_id: int, *, retry_at: datetime | None, error: str) -> bool:
+        """Count a transiently failed draft and wait until `retry_at`; False when the feedback
+        got a reply meanwhile."""
+
+    def bulk_insert_customers(
+        self, rows: Sequence[Mapping[str, Any]], *, now: datetime
+    ) -> dict[str, int]:
+        """Insert customers not yet known (by lower-case email); email -> id of all."""
+
+    def bulk_insert_feedback(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Insert many feedback rows at once (demo data, imports); the count."""
+
+
+class TokenStore(Protocol):
+    """API tokens, stored only as SHA-256 digests."""
+
+    def create(
+        self,
+        *,
+        token_id: str,
+        name: str,
+        role: str,
+        venue_id: str | None,
+        token_hash: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Store a new token by its digest; the row without the digest."""
+
+    def find_active_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        """The unrevoked token with this digest: token_id, name, role, venue_id."""
+
+
+class WebhookStore(Protocol):
+    """Webhook deliveries (the alert scan's outbox) and the log of every HTTP try."""
+
+    def due(
+        self, *, now: datetime, limit: int = 50, delivery_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Pending deliveries whose next attempt is due, with the venue's current secret."""
+
+    def claim(self, delivery_id: str, *, now: datetime, lease_until: datetime) -> bool:
+        """Take a due delivery for one attempt until `lease_until`; False when taken."""
+
+    def record_attempt(
+        self,
+        delivery_id: str,
+        *,
+        now: datetime,
+        status: DeliveryStatus,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Log the pass's last try and move the delivery on (delivered, retry, failed)."""
+
+    def log_try(
+        self,
+        delivery_id: str,
+        *,
+        now: datetime,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> None:
+        """Log a failed try that the same pass retries."""
+
+    def count_by_status(self) -> dict[str, int]: ...
+
+
+class TrendStore(Protocol):
+    """Small per-venue feedback reads for the dashboard charts."""
+
+    def hourly_feedback(
+        self, venue_id: str, *, since: datetime, until: datetime
+    ) -> list[tuple[datetime, int, int]]:
+        """(UTC hour start, feedback count, rating sum) for feedback created in [since, until)."""
+
+    def recent_feedback(self, venue_id: str, *, limit: int) -> list[dict[str, Any]]:
+        """The venue's newest feedback by creation time."""
+
+
+class MonthlyStatsStore(Protocol):
+    """Monthly rollups (`encore_monthly_stats`) and the reads they are made from."""
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Every venue with its timezone and first feedback time (None without feedback)."""
+
+    def stored_months(self) -> set[tuple[str, str]]: ...
+
+    def counts(
+        self, venue_ids: Sequence[str], *, start: datetime, end: datetime
+    ) -> dict[str, dict[str, int]]:
+        """The rollup counts per venue over [start, end)."""
+
+    def save(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Replace the rollups of these (venue, month) keys; how many."""
+
+    def list_for_venue(self, venue_id: str, *, limit: int) -> list[dict[str, Any]]:
+        """The venue's newest `limit` months, oldest first."""
