@@ -19,12 +19,13 @@ from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy import Engine, select
 from support.dynamo_jobs import jobs_table
 
-from encore_backend.scheduler.scheduler import FIRE_REF, JOBSTORE_TABLE
+from encore_backend.scheduler.scheduler import FIRE_REF
 from encore_backend.storage.dynamodb.connection import Dynamo
 from encore_backend.storage.dynamodb.job_items import INDEX, PAUSED, STORE, job_item
 from encore_backend.storage.dynamodb.jobstore import DynamoJobStore
 from encore_backend.storage.dynamodb.scheduled_jobs import DynamoScheduledJobsView
 from encore_backend.storage.dynamodb.schema import SCHEDULER_JOBS
+from encore_backend.storage.sql.job_store import JOBSTORE_TABLE
 from encore_backend.storage.sql.scheduled_jobs import SqlScheduledJobsView
 
 T = datetime(2026, 3, 10, 12, 0, 0, 123456, tzinfo=UTC)
