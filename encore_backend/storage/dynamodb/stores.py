@@ -6,10 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from encore_backend.storage.dynamodb.alerts import DynamoAlertStore
 from encore_backend.storage.dynamodb.connection import Dynamo
+from encore_backend.storage.dynamodb.reports import DynamoReportStore
+from encore_backend.storage.dynamodb.stats import DynamoStatsStore
 
 
 def dynamo_stores(dynamo: Dynamo, sql: Mapping[str, Any]) -> dict[str, Any]:
     """The derived stores of ENCORE_DERIVED_STORE=dynamodb; `sql` holds the SQL ones by role."""
     stores: dict[str, Any] = dict(sql)
+    stores["stats"] = DynamoStatsStore(dynamo, source=sql["stats"])
+    stores["alerts"] = DynamoAlertStore(dynamo, source=sql["alerts"])
+    stores["reports"] = DynamoReportStore(dynamo, source=sql["reports"])
     return stores
