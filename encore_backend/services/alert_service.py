@@ -39,6 +39,19 @@ DEFAULT_NOTIFY_LEVEL = AlertLevel.HIGH
 ALERT_EMAIL_MAX_AGE = timedelta(days=1)  # older feedback raises its alert but mails no manager
 PUBLIC_FIELDS = ("alert_id", "venue_id", "feedback_id", "level", "title", "description", "reasons")
 History = dict[tuple[int, str], list[tuple[datetime, int]]]
+# Ids derived from the feedback: a scan rerun after a crash between its DynamoDB and SQL commits
+# (ENCORE_DERIVED_STORE=dynamodb) finds its own alert, and its webhook delivery is stored once.
+ID_NAMESPACE = uuid.UUID("6f1c2b0e-3d4a-4e8b-9a57-2c1d0e9f8a61")
+
+
+def alert_id_for(feedback_id: int) -> str:
+    """The id of the one alert a feedback may raise."""
+    return str(uuid.uuid5(ID_NAMESPACE, f"alert:{feedback_id}"))
+
+
+def delivery_id_for(alert_id: str, url: str) -> str:
+    """The id of an alert's webhook delivery to `url`."""
+    return str(uuid.uuid5(ID_NAMESPACE, f"delivery:{alert_id}:{url}"))
 
 
 @dataclass
@@ -175,7 +188,7 @@ def rules_of(ctx: Container, row: Mapping[str, Any]) -> Any:
 
 def alert_row(row: Mapping[str, Any], draft: AlertDraft, *, now: datetime) -> dict[str, Any]:
     return {
-        "alert_id": str(uuid.uuid4()),
+        "alert_id": alert_id_for(int(row["feedback_id"])),
         "venue_id": row["venue_id"],
         "feedback_id": int(row["feedback_id"]),
         "level": draft.level,
@@ -205,7 +218,7 @@ def delivery_row(
 ) -> dict[str, Any]:
     """A pending outbox row: the body is fixed now, so every retry sends the same bytes."""
     return {
-        "delivery_id": str(uuid.uuid4()),
+        "delivery_id": delivery_id_for(alert["alert_id"], row["webhook_url"]),
         "alert_id": alert["alert_id"],
         "venue_id": row["venue_id"],
         "url": row["webhook_url"],

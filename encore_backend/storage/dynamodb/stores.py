@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from encore_backend.storage.dynamodb.alerts import DynamoAlertStore
 from encore_backend.storage.dynamodb.connection import Dynamo
 from encore_backend.storage.dynamodb.jobstore import DynamoJobStore
+from encore_backend.storage.dynamodb.reports import DynamoReportStore
 from encore_backend.storage.dynamodb.scheduled_jobs import DynamoScheduledJobsView
+from encore_backend.storage.dynamodb.stats import DynamoStatsStore
 
 
 def dynamo_stores(dynamo: Dynamo, sql: Mapping[str, Any]) -> dict[str, Any]:
@@ -16,4 +19,7 @@ def dynamo_stores(dynamo: Dynamo, sql: Mapping[str, Any]) -> dict[str, Any]:
     stores: dict[str, Any] = dict(sql)
     stores["scheduled_jobs"] = DynamoScheduledJobsView(dynamo)
     stores["job_store"] = lambda: DynamoJobStore(dynamo)
+    stores["stats"] = DynamoStatsStore(dynamo, source=sql["stats"])
+    stores["alerts"] = DynamoAlertStore(dynamo, source=sql["alerts"])
+    stores["reports"] = DynamoReportStore(dynamo, source=sql["reports"])
     return stores

@@ -7,7 +7,7 @@ deliveries of the alerts this transaction inserted (the outbox: nothing is lost 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from encore_backend.storage.sql.retries import retry_deadlocks
 A = m.alerts.c
 LIST_ORDER = ((A.detected_at, True), (A.feedback_id, True))  # one alert per feedback
 F = m.feedback.c
+D = m.webhook_deliveries.c
 SCAN_COLUMNS = (
     F.feedback_id,
     F.venue_id,
@@ -176,9 +177,12 @@ class SqlAlertStore:
             marked = _mark_scanned(conn, feedback_ids, now)
             if marked == 0 or not alerts:
                 return SavedScan(marked=marked)
-            conn.execute(insert_ignoring_duplicates(conn), [dict(a) for a in alerts])
             ids = [a["alert_id"] for a in alerts]
-            ours = set(conn.execute(select(A.alert_id).where(A.alert_id.in_(ids))).scalars())
+            # Alert ids derive from the feedback, so "ours" is what had no alert before.
+            fids = [int(a["feedback_id"]) for a in alerts]
+            had = set(conn.execute(select(A.feedback_id).where(A.feedback_id.in_(fids))).scalars())
+            conn.execute(insert_ignoring_duplicates(conn), [dict(a) for a in alerts])
+            ours = {a["alert_id"] for a in alerts if int(a["feedback_id"]) not in had}
             rows = [dict(deliveries[i]) for i in ids if i in ours and i in deliveries]
             if rows:
                 conn.execute(insert(m.webhook_deliveries), rows)
@@ -186,6 +190,52 @@ class SqlAlertStore:
             insert_items(conn, [item for i in ids if i in ours for item in mail.get(i, ())])
         inserted = [dict(a) for a in alerts if a["alert_id"] in ours]
         return SavedScan(marked, inserted, [r["delivery_id"] for r in rows])
+
+    # --- for the DynamoDB profile, whose alerts live in DynamoDB ------------------------------
+
+    @retry_deadlocks
+    def save_scan_with(
+        self,
+        *,
+        feedback_ids: Sequence[int],
+        now: datetime,
+        write: Callable[[Mapping[int, datetime]], Sequence[Mapping[str, Any]]],
+    ) -> tuple[int, list[str]]:
+        """Mark the batch scanned around another store's alert writes, in one transaction:
+        lock the rows not scanned yet, mark them, call `write({feedback_id: created_at})` for
+        the rows this call marked while they stay locked, insert the webhook deliveries it
+        returns (an id already stored is skipped), commit. How many rows it marked, and the
+        ids of the deliveries it inserted.
+
+        The locks make a racing scanner wait for this commit and then find those rows marked;
+        if this transaction dies, the rows stay unscanned and the next scan calls `write` for
+        them again (its writes must be idempotent: see storage/dynamodb/alert_scan.py).
+        """
+        with self.engine.begin() as conn:
+            created = _lock_unscanned(conn, feedback_ids)
+            if not created:
+                return 0, []
+            conn.execute(
+                update(m.feedback)
+                .where(F.feedback_id.in_(sorted(created)))
+                .values(alert_scanned_at=now)
+            )
+            return len(created), _insert_new_deliveries(conn, write(created))
+
+    def venue_ids(self) -> list[str]:
+        """Every venue's id (the DynamoDB store reads its per-venue items by these)."""
+        with read_only(self.engine) as conn:
+            return list(conn.execute(select(m.venues.c.venue_id)).scalars())
+
+    def archive_before(self, *, before: datetime, now: datetime) -> int:
+        """Archive the alerts detected before `before` (archived_at = now); how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(m.alerts)
+                .where(A.archived_at.is_(None), A.detected_at < before)
+                .values(archived_at=now)
+            )
+        return int(result.rowcount)
 
 
 def _mark_scanned(conn: Connection, feedback_ids: Sequence[int], now: datetime) -> int:
@@ -208,3 +258,27 @@ def insert_ignoring_duplicates(conn: Connection) -> Insert:
         # A no-op update: the existing row (and its alert_id) stays as it is.
         return mysql.insert(m.alerts).on_duplicate_key_update(alert_id=A.alert_id)
     raise NotImplementedError(f"no duplicate-skipping insert for {name}")
+
+
+def _lock_unscanned(conn: Connection, feedback_ids: Sequence[int]) -> dict[int, datetime]:
+    """created_at of the batch's rows not scanned yet, locked until commit (SQLite: its writer
+    transaction is BEGIN IMMEDIATE, which already excludes every other writer)."""
+    query = (
+        select(F.feedback_id, F.created_at)
+        .where(F.feedback_id.in_(sorted(feedback_ids)), F.alert_scanned_at.is_(None))
+        .order_by(F.feedback_id)
+        .with_for_update()
+    )
+    return {int(r.feedback_id): r.created_at for r in conn.execute(query)}
+
+
+def _insert_new_deliveries(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Insert the delivery rows whose id is not stored yet; the ids inserted."""
+    ids = [r["delivery_id"] for r in rows]
+    if not ids:
+        return []
+    stored = set(conn.execute(select(D.delivery_id).where(D.delivery_id.in_(ids))).scalars())
+    new = [dict(r) for r in rows if r["delivery_id"] not in stored]
+    if new:
+        conn.execute(insert(m.webhook_deliveries), new)
+    return [r["delivery_id"] for r in new]

@@ -144,12 +144,9 @@ webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
     Column("delivery_id", String(36), primary_key=True),
-    Column(
-        "alert_id",
-        String(36),
-        ForeignKey("encore_venue_alerts.alert_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    # No foreign key: with ENCORE_DERIVED_STORE=dynamodb the alert lives in DynamoDB and this
+    # SQL table of alerts stays empty (migration 0003).
+    Column("alert_id", String(36), nullable=False),
     Column("venue_id", String(64), nullable=False),
     Column("url", String(500), nullable=False),
     Column("payload", Text, nullable=False),
@@ -161,6 +158,7 @@ webhook_deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_alert", "alert_id"),
 )
 
 webhook_attempts = Table(

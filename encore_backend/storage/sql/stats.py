@@ -37,6 +37,13 @@ class SqlStatsStore:
         with read_only(self.engine) as conn:
             return {r.venue_id: r.timezone for r in conn.execute(select(v.venue_id, v.timezone))}
 
+    def venue_names(self) -> dict[str, str]:
+        """Every venue's id and name, in id order (the DynamoDB store lists venues from here)."""
+        v = m.venues.c
+        query = select(v.venue_id, v.name).order_by(v.venue_id)
+        with read_only(self.engine) as conn:
+            return {r.venue_id: r.name for r in conn.execute(query)}
+
     def aggregate(self, windows: Mapping[str, StatsWindows]) -> dict[str, dict[str, int]]:
         """Raw counts per venue for the given windows, in a fixed number of statements."""
         with self.engine.begin() as conn:

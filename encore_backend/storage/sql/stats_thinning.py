@@ -8,7 +8,7 @@ bucket boundary, which is what makes a bounded pass agree with a full one.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, and_, delete, func, select
 from sqlalchemy.ext.compiler import compiles
@@ -108,15 +108,27 @@ def _thin_band(
     return len(ids)
 
 
-def thin_snapshots(
-    conn: Connection, *, now: datetime, lookback: timedelta | None = DEFAULT_LOOKBACK
-) -> int:
-    """Two set-based deletes (hourly band, daily band); bounded by `lookback`, None = everything."""
+class Band(NamedTuple):
+    """Snapshots in [lower, upper) keep the first of each venue and bucket (None: no lower)."""
+
+    lower: datetime | None
+    upper: datetime
+    bucket: type[hour_bucket]
+
+
+def bands(now: datetime, lookback: timedelta | None = DEFAULT_LOOKBACK) -> tuple[Band, Band]:
+    """The hourly and the daily band of a pass at `now` (the policy, for every store)."""
     hourly_upper, daily_upper = now - KEEP_ALL, now - KEEP_HOURLY
     hourly_lower: datetime = daily_upper
     daily_lower: datetime | None = None
     if lookback is not None:
         hourly_lower = max(_floor(hourly_upper - lookback, hour_bucket), daily_upper)
         daily_lower = _floor(daily_upper - lookback, day_bucket)
-    deleted = _thin_band(conn, hourly_lower, hourly_upper, hour_bucket)
-    return deleted + _thin_band(conn, daily_lower, daily_upper, day_bucket)
+    return Band(hourly_lower, hourly_upper, hour_bucket), Band(daily_lower, daily_upper, day_bucket)
+
+
+def thin_snapshots(
+    conn: Connection, *, now: datetime, lookback: timedelta | None = DEFAULT_LOOKBACK
+) -> int:
+    """Two set-based deletes (hourly band, daily band); bounded by `lookback`, None = everything."""
+    return sum(_thin_band(conn, *band) for band in bands(now, lookback))
