@@ -7,11 +7,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
 from support.smtp_server import free_port
 
+SERIAL_SERVER = Path(__file__).with_name("moto_serial.py")
 FAKE_CREDENTIALS = {
     "aws_access_key_id": "testing",
     "aws_secret_access_key": "testing",
@@ -21,9 +23,10 @@ FAKE_CREDENTIALS = {
 
 @contextmanager
 def moto_server(timeout: float = 30.0) -> Iterator[str]:
-    """Start `python -m moto.server`, wait until it answers; yields its URL, stops it after."""
+    """Start moto's server (one request at a time, see moto_serial.py), wait until it answers;
+    yields its URL, stops it after."""
     port = free_port()
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    command = [sys.executable, str(SERIAL_SERVER), "127.0.0.1", str(port)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
