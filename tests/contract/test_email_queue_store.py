@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from derived_support import (
+from support.derived import (
     alert_with_emails,
     feedback,
     queued_reply,
@@ -26,10 +26,14 @@ from derived_support import (
 from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock
 from encore_backend.services.email_service import new_queue_item
-from encore_backend.storage.sql.email_queue import OUTCOME_UNKNOWN
+from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.email_queue import OUTCOME_UNKNOWN, SEND_CONTEXT
 from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
 
 LEASE = timedelta(minutes=5)
+QUEUE_COLUMNS = {c.name for c in m.email_queue.c}
+HISTORY_COLUMNS = {c.name for c in m.email_history.c}
+CONTEXT_COLUMNS = {c.key for c in SEND_CONTEXT.selected_columns}
 
 
 def claim(ctx: Container, token: str = "w1") -> dict[str, Any] | None:
@@ -81,6 +85,8 @@ def test_a_queued_reply_reads_back_whole(v1: Container) -> None:
     item = queued_reply(v1)
     got = v1.email_queue.get(item["queue_id"])
     assert got == item == v1.email_queue.for_response(item["response_id"])
+    assert set(got) == QUEUE_COLUMNS
+    assert all(set(i) == QUEUE_COLUMNS for i in v1.email_queue.list_for_venue("v1"))
     assert got["status"] == "pending" and got["kind"] == "reply" and got["attempts"] == 0
     assert got["scheduled_send_time"] == v1.clock.now()
     assert got["scheduled_send_time"].tzinfo is not None
@@ -161,7 +167,7 @@ def test_due_items_counts_all_and_lists_the_oldest_first(v1: Container, clock: M
 def test_the_send_context_of_a_reply_has_every_part(v1: Container) -> None:
     item = queued_reply(v1)
     got = claim(v1)
-    assert got is not None
+    assert got is not None and set(got) == CONTEXT_COLUMNS
     the_reply = v1.replies.get(item["response_id"])
     the_feedback = v1.feedback.get(item["feedback_id"])
     assert the_reply is not None and the_feedback is not None
@@ -197,6 +203,8 @@ def test_the_send_context_of_manager_emails(v1: Container) -> None:
         by_kind.setdefault(got["kind"], []).append(got)
     alerts, reports = by_kind["alert"], by_kind["report"]
     assert sorted(a["customer_email"] for a in alerts) == ["ana@venue.example", "ben@venue.example"]
+    assert all(set(got) == CONTEXT_COLUMNS for got in alerts)
+    assert all(set(got) == CONTEXT_COLUMNS | {"comments"} for got in reports)
     for got in alerts:
         assert got["alert_id"] == alert_id and got["level"] == "critical"
         assert got["title"] == "Possible food poisoning" and got["reasons"][0]["rule"] == "keyword"
@@ -256,6 +264,7 @@ def test_mark_sent_sends_the_reply_and_answers_the_feedback(
     assert history["outcome"] == "sent" and history["backend"] == "smtp"
     assert history["provider_message_id"] == "<m1>" and history["attempted_at"] == clock.now()
     assert isinstance(history["history_id"], int) and history["queue_id"] == item["queue_id"]
+    assert set(history) == HISTORY_COLUMNS
     assert v1.email_queue.count_by_status() == {"sent": 1}
 
 

@@ -14,8 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from derived_support import alert_with_emails, feedback, in_dynamodb, queued_reply, reply, venue
 from sqlalchemy import update
+from support.derived import alert_with_emails, feedback, in_dynamodb, queued_reply, reply, venue
 
 from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock

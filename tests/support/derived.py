@@ -43,10 +43,16 @@ def feedback(
     age: timedelta = timedelta(hours=2),
     **extra: Any,
 ) -> int:
-    """A scanned feedback by a customer (a fresh address unless `email` is given or None)."""
+    """A scanned feedback by a customer (a fresh address unless `email` is given; None: the
+    customer has no address)."""
     now = ctx.clock.now()
     address = email if email is None or email else f"c{uuid.uuid4().hex[:10]}@example.com"
     customer = make_customer(ctx.engine, now=now, email=address, name="Sam Doe")
+    if address is None:  # the factory would invent one
+        with ctx.engine.begin() as conn:
+            conn.execute(
+                update(m.customers).where(m.customers.c.customer_id == customer).values(email=None)
+            )
     extra.setdefault("alert_scanned_at", now)
     return make_feedback(ctx.engine, venue_id, created_at=now - age, customer_id=customer, **extra)
 
