@@ -8,7 +8,9 @@ from typing import Any
 
 from encore_backend.storage.dynamodb.alerts import DynamoAlertStore
 from encore_backend.storage.dynamodb.connection import Dynamo
+from encore_backend.storage.dynamodb.email_queue import DynamoEmailQueueStore
 from encore_backend.storage.dynamodb.jobstore import DynamoJobStore
+from encore_backend.storage.dynamodb.replies import DynamoReplyStore
 from encore_backend.storage.dynamodb.reports import DynamoReportStore
 from encore_backend.storage.dynamodb.scheduled_jobs import DynamoScheduledJobsView
 from encore_backend.storage.dynamodb.stats import DynamoStatsStore
@@ -22,4 +24,6 @@ def dynamo_stores(dynamo: Dynamo, sql: Mapping[str, Any]) -> dict[str, Any]:
     stores["stats"] = DynamoStatsStore(dynamo, source=sql["stats"])
     stores["alerts"] = DynamoAlertStore(dynamo, source=sql["alerts"])
     stores["reports"] = DynamoReportStore(dynamo, source=sql["reports"])
+    stores["email_queue"] = DynamoEmailQueueStore(dynamo, source=sql["email_queue"])
+    stores["replies"] = DynamoReplyStore(dynamo, source=sql["replies"])
     return stores

@@ -388,6 +388,27 @@ class SqlEmailQueueStore(QueueAdmin):
             _history(conn, item, now, CANCELLED, reason, None, None)
         return won
 
+    # --- for the DynamoDB queue store (its items live there; feedback and venues here) -----
+
+    def record_responded(self, item: Mapping[str, Any], *, now: datetime) -> None:
+        """The feedback of a sent reply item is `responded`, with its response time."""
+        with self.engine.begin() as conn:
+            _feedback_responded(conn, item, now)
+
+    def send_context_source(
+        self, *, venue_id: str, feedback_id: int | None, content: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The SQL columns of `send_context` (feedback, customer, venue) and, given a report's
+        content, the comments it quotes; None when the venue is gone."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_source_context(venue_id, feedback_id)).first()
+            if row is None:
+                return None
+            found = dict(row._mapping)
+            if content is not None:
+                found["comments"] = _report_comments(conn, content)
+        return found
+
     def expire_leases(self, *, now: datetime) -> list[str]:
         """Items left `sending` past their lease → failed "outcome unknown"; their ids."""
         query = select(m.email_queue).where(Q.status == SENDING, Q.lease_expires_at < now)
@@ -404,6 +425,29 @@ class SqlEmailQueueStore(QueueAdmin):
                     _history(conn, item, now, "outcome_unknown", OUTCOME_UNKNOWN, None, None)
                     expired.append(item["queue_id"])
         return expired
+
+
+def _source_context(venue_id: str, feedback_id: int | None) -> Any:
+    """SEND_CONTEXT's feedback, customer and venue columns for one venue and feedback."""
+    fid = -1 if feedback_id is None else int(feedback_id)  # no feedback: the columns are None
+    return (
+        select(
+            F.comment,
+            F.rating,
+            F.created_at.label("feedback_created_at"),
+            F.customer_id,
+            C.name.label("customer_name"),
+            C.unsubscribed_at,
+            V.name.label("venue_name"),
+            V.manager_emails,
+        )
+        .select_from(
+            m.venues.outerjoin(m.feedback, F.feedback_id == fid).outerjoin(
+                m.customers, C.customer_id == F.customer_id
+            )
+        )
+        .where(V.venue_id == str(venue_id))
+    )
 
 
 def _due_ids(now: datetime) -> Any:
@@ -457,8 +501,12 @@ def _set_reply(
 
 def _reply_sent(conn: Connection, item: Mapping[str, Any], now: datetime) -> None:
     """The reply is sent and its feedback responded, with the response time."""
-    seconds = max(int((now - item["feedback_created_at"]).total_seconds()), 0)
     _set_reply(conn, item, ReplyStatus.SENT, sent_at=now, error=None)
+    _feedback_responded(conn, item, now)
+
+
+def _feedback_responded(conn: Connection, item: Mapping[str, Any], now: datetime) -> None:
+    seconds = max(int((now - item["feedback_created_at"]).total_seconds()), 0)
     conn.execute(
         update(m.feedback)
         .where(F.feedback_id == item["feedback_id"])

@@ -6,7 +6,7 @@ generator racing for the same feedback loses the insert and stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,8 +58,92 @@ CANDIDATE_COLUMNS = (
 )
 
 
+class ReplySourceReads:
+    """What the DynamoDB reply store reads and writes here: the source rows of `candidates`,
+    `draft_source` and `unanswered_before` without the reply and alert joins (it checks
+    those tables itself), and the feedback changes that go with its reply writes."""
+
+    engine: Engine
+
+    def feedback_candidates(
+        self, *, now: datetime, after_id: int = 0, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """`candidates` rows (no alert_level) whether or not a reply exists."""
+        query = _feedback_query().where(*_waiting(now, after_id))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(F.feedback_id).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def feedback_source(self, feedback_id: int) -> dict[str, Any] | None:
+        """A `draft_source` row without alert_level."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_feedback_query().where(F.feedback_id == feedback_id)).first()
+        return dict(row._mapping) if row else None
+
+    def feedback_before(self, venue_id: str, before: datetime) -> list[dict[str, Any]]:
+        """The venue's feedback created before `before` (replied or not), without alert_level."""
+        query = _feedback_query().where(F.venue_id == venue_id, F.created_at < before)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query.order_by(F.feedback_id))]
+
+    def save_locked(
+        self, feedback_id: int, write: Callable[[datetime], bool], *, drafted: bool
+    ) -> bool:
+        """Run `write(feedback created_at)` while this transaction holds the feedback row lock;
+        when it stored the reply (True) and `drafted`, move the feedback to `pending` and clear
+        its draft retries; commit after. LookupError for an unknown feedback."""
+        lock = select(F.created_at).where(F.feedback_id == feedback_id).with_for_update()
+        with self.engine.begin() as conn:
+            created_at = conn.execute(lock).scalar()
+            if created_at is None:
+                raise LookupError(f"feedback {feedback_id} not found")
+            if not write(created_at):
+                return False
+            if drafted:
+                _mark_feedback_pending(conn, feedback_id)
+                _clear_draft_retries(conn, feedback_id)
+        return True
+
+    def mark_drafted(self, feedback_id: int) -> None:
+        """A draft exists: `new` → `pending`, draft retries cleared (idempotent)."""
+        with self.engine.begin() as conn:
+            _mark_feedback_pending(conn, feedback_id)
+            _clear_draft_retries(conn, feedback_id)
+
+    def import_outcomes(
+        self, feedback: Sequence[Mapping[str, Any]], feedback_ids: Sequence[int]
+    ) -> dict[int, datetime]:
+        """Store the feedback outcomes of imported replies (as import_history); the created_at
+        of each of `feedback_ids`."""
+        with self.engine.begin() as conn:
+            if feedback:
+                conn.execute(_OUTCOME, [_outcome_row(f) for f in feedback])
+            query = select(F.feedback_id, F.created_at).where(F.feedback_id.in_(feedback_ids))
+            return {int(i): t for i, t in conn.execute(query)}
+
+
+_OUTCOME = (
+    update(m.feedback)
+    .where(F.feedback_id == bindparam("fid"))
+    .values(
+        status=bindparam("new_status"),
+        responded_at=bindparam("new_responded_at"),
+        response_seconds=bindparam("new_response_seconds"),
+    )
+)
+
+
+def _outcome_row(change: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "fid": change["feedback_id"],
+        "new_status": change["status"],
+        "new_responded_at": change["responded_at"],
+        "new_response_seconds": change["response_seconds"],
+    }
+
+
 @raises_port_errors
-class SqlReplyStore:
+class SqlReplyStore(ReplySourceReads):
     """The `encore_ai_responses` table (and the queue item a reply may create)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -132,27 +216,9 @@ class SqlReplyStore:
         """Store past replies and their feedback's outcome in one transaction (bulk)."""
         if not replies:
             return
-        change = (
-            update(m.feedback)
-            .where(F.feedback_id == bindparam("fid"))
-            .values(
-                status=bindparam("new_status"),
-                responded_at=bindparam("new_responded_at"),
-                response_seconds=bindparam("new_response_seconds"),
-            )
-        )
-        rows = [
-            {
-                "fid": f["feedback_id"],
-                "new_status": f["status"],
-                "new_responded_at": f["responded_at"],
-                "new_response_seconds": f["response_seconds"],
-            }
-            for f in feedback
-        ]
         with self.engine.begin() as conn:
             conn.execute(insert(m.ai_responses), [dict(r) for r in replies])
-            conn.execute(change, rows)
+            conn.execute(_OUTCOME, [_outcome_row(f) for f in feedback])
 
     def delete_failed(self, response_id: str) -> bool:
         """Delete a `failed` reply that has no queue item; False if it changed meanwhile."""
@@ -219,17 +285,21 @@ def candidates_query(*, now: datetime, after_id: int, limit: int) -> Any:
     has_reply = exists().where(R.feedback_id == F.feedback_id)
     return (
         _source_query()
-        .where(
-            F.status == FeedbackStatus.NEW.value,
-            F.alert_scanned_at.is_not(None),
-            F.feedback_id > after_id,
-            or_(F.draft_retry_at.is_(None), F.draft_retry_at <= now),
-            S.ai_generation_enabled.is_(True),
-            S.auto_generate_responses.is_(True),
-            ~has_reply,
-        )
+        .where(*_waiting(now, after_id), ~has_reply)
         .order_by(F.feedback_id)
         .limit(limit)
+    )
+
+
+def _waiting(now: datetime, after_id: int) -> tuple[Any, ...]:
+    """New, scanned feedback past `after_id` and any draft backoff, at venues that generate."""
+    return (
+        F.status == FeedbackStatus.NEW.value,
+        F.alert_scanned_at.is_not(None),
+        F.feedback_id > after_id,
+        or_(F.draft_retry_at.is_(None), F.draft_retry_at <= now),
+        S.ai_generation_enabled.is_(True),
+        S.auto_generate_responses.is_(True),
     )
 
 
@@ -240,6 +310,16 @@ def _source_query() -> Any:
         .join(m.venues, V.venue_id == F.venue_id)
         .outerjoin(m.customers, C.customer_id == F.customer_id)
         .outerjoin(m.alerts, A.feedback_id == F.feedback_id)
+    )
+
+
+def _feedback_query() -> Any:
+    """`_source_query` without the derived tables (replies and alerts live in DynamoDB)."""
+    columns = [c for c in CANDIDATE_COLUMNS if c.name != "alert_level"]
+    return select(*columns).select_from(
+        m.feedback.join(m.venue_settings, S.venue_id == F.venue_id)
+        .join(m.venues, V.venue_id == F.venue_id)
+        .outerjoin(m.customers, C.customer_id == F.customer_id)
     )
 
 
