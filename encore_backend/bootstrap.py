@@ -89,7 +89,8 @@ class Container:
 
 
 class DerivedStores(TypedDict):
-    """The stores of SPEC §6's derived documents, chosen by ENCORE_DERIVED_STORE."""
+    """The stores of SPEC §6's derived documents, chosen by ENCORE_DERIVED_STORE, and those
+    that read them together with the source of truth."""
 
     stats: StatsStore
     alerts: AlertStore
@@ -98,6 +99,9 @@ class DerivedStores(TypedDict):
     reports: ReportStore
     scheduled_jobs: ScheduledJobsView
     job_store: JobStoreFactory
+    monthly_stats: MonthlyStatsStore
+    cleanup: CleanupStore
+    ops_counts: OpsCountStore
 
 
 def build(
@@ -122,9 +126,6 @@ def build(
         leases=SqlLeaseStore(engine),
         tokens=SqlTokenStore(engine),
         rate_limits=SqlRateLimitStore(engine),
-        monthly_stats=SqlMonthlyStatsStore(engine),
-        cleanup=SqlCleanupStore(engine),
-        ops_counts=SqlOpsCountStore(engine),
         trends=SqlTrendStore(engine),
     )
     return replace(ctx, **overrides) if overrides else ctx
@@ -141,6 +142,9 @@ def derived_stores(settings: Settings, engine: Engine) -> DerivedStores:
         "reports": SqlReportStore(engine),
         "scheduled_jobs": SqlScheduledJobsView(engine),
         "job_store": lambda: SqlJobStore(engine),
+        "monthly_stats": SqlMonthlyStatsStore(engine),
+        "cleanup": SqlCleanupStore(engine),
+        "ops_counts": SqlOpsCountStore(engine),
     }
     if settings.encore_derived_store == "sql":
         return sql
@@ -158,9 +162,14 @@ def upgrade_database(settings: Settings) -> None:
 
 
 def build_migrated(settings: Settings) -> Container:
-    """Migrate the database, then wire the container on the same engine (commands, serve)."""
+    """Migrate the database, then wire the container on the same engine (commands, serve).
+    In the DynamoDB profile, first check its tables: MissingTables names those missing."""
     from encore_backend.storage.sql.migrate import upgrade
 
+    if settings.encore_derived_store == "dynamodb":
+        from encore_backend.storage.dynamodb.tables import require_tables
+
+        require_tables(settings)
     engine = make_engine(settings.encore_database_url)
     upgrade(engine)
     return build(settings, engine=engine)

@@ -152,6 +152,9 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except ConfigError as exc:  # found after the settings loaded (e.g. missing DynamoDB tables)
+        typer.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

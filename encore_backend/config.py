@@ -38,7 +38,6 @@ class Settings(BaseSettings):
     # Added by the spec.
     encore_database_url: str = "sqlite:///var/encore.db"
     encore_admin_token: str | None = None
-    # Profiles not built yet are named here so start-up can refuse them with a reason.
     encore_derived_store: Literal["sql", "dynamodb"] = "sql"
     aws_region: str = "us-east-1"
     dynamodb_endpoint_url: str | None = None  # DynamoDB Local or an emulator; None = AWS
@@ -66,13 +65,6 @@ class Settings(BaseSettings):
     encore_public_url: str = "http://127.0.0.1:8000"
     # Signs unsubscribe links; falls back to ENCORE_ADMIN_TOKEN (rotating that breaks old links).
     encore_unsubscribe_secret: str | None = None
-
-    @field_validator("encore_derived_store")
-    @classmethod
-    def _derived_store(cls, value: str) -> str:
-        if value != "sql":
-            raise ValueError(f"{value} is not built yet; only sql works (the DynamoDB issue)")
-        return value
 
     @field_validator("encore_executor")
     @classmethod

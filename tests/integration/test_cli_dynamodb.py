@@ -75,3 +75,26 @@ def test_create_tables_without_credentials_says_so_in_one_line(
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == f"DynamoDB on {moto_url}: Unable to locate credentials\n"
+
+
+def test_the_profile_without_its_tables_refuses_to_start_naming_each_missing_one(
+    moto_url: str, tmp_path: Path
+) -> None:
+    prefix = f"cli{secrets.token_hex(4)}_"
+    env = clean_env(
+        ENCORE_DERIVED_STORE="dynamodb",
+        DYNAMODB_ENDPOINT_URL=moto_url,
+        ENCORE_DYNAMODB_TABLE_PREFIX=prefix,
+        ENCORE_DATABASE_URL=f"sqlite:///{tmp_path / 'encore.db'}",
+        AWS_REGION="us-east-1",
+        **CREDENTIAL_ENV,
+    )
+    done = subprocess.run(
+        [ENCORE, "jobs"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"DynamoDB tables missing on {moto_url}: " in lines[0]
+    assert all(f"{prefix}{spec.role}" in lines[0] for spec in TABLES)
+    assert "encore dynamodb create-tables" in lines[0]

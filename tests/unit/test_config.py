@@ -83,7 +83,6 @@ def test_cli_stops_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     ("name", "value", "says"),
     [
         ("ENCORE_EXECUTOR", "celery", "celery is not built yet; only apscheduler works"),
-        ("ENCORE_DERIVED_STORE", "dynamodb", "dynamodb is not built yet; only sql works"),
     ],
 )
 def test_a_profile_not_built_yet_is_refused_not_ignored(

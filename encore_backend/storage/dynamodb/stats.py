@@ -16,6 +16,7 @@ from encore_backend.domain.stats_windows import StatsWindows
 from encore_backend.storage.dynamodb.batching import batch_write
 from encore_backend.storage.dynamodb.codec import decode, encode, iso
 from encore_backend.storage.dynamodb.connection import Dynamo
+from encore_backend.storage.dynamodb.reply_counts import pending_by_venue, sent_between
 from encore_backend.storage.dynamodb.schema import COMPUTED_STATS
 from encore_backend.storage.sql.stats import SqlStatsStore
 from encore_backend.storage.sql.stats_thinning import DEFAULT_LOOKBACK, Band, bands
@@ -35,7 +36,17 @@ class DynamoStatsStore:
         return self.source.venue_timezones()
 
     def aggregate(self, windows: Mapping[str, StatsWindows]) -> dict[str, dict[str, int]]:
-        return self.source.aggregate(windows)
+        """The feedback counts from SQL; the reply counts (waiting, sent today) from the reply
+        table here, which the SQL aggregate would find empty in this profile."""
+        counts = self.source.aggregate(windows)
+        pending = pending_by_venue(self.dynamo)
+        for venue_id, window in windows.items():
+            row = counts[venue_id]
+            row["pending_responses"] = pending.get(str(venue_id), 0)
+            row["sent_today"] = sent_between(
+                self.dynamo, str(venue_id), window.today_start, window.now
+            )
+        return counts
 
     def save_snapshots(
         self, *, computed_at: datetime, stats: Mapping[str, Mapping[str, Any]]
@@ -53,14 +64,21 @@ class DynamoStatsStore:
 
     def thin(self, *, now: datetime, lookback: timedelta | None = DEFAULT_LOOKBACK) -> int:
         """Thin old snapshots of every venue: bounded by `lookback`, None = a full pass."""
-        doomed = [
+        doomed = self._doomed(now, lookback)
+        batch_write(self.dynamo, self.table, doomed)
+        return len(doomed)
+
+    def count_thinned(self, *, now: datetime, lookback: timedelta | None = None) -> int:
+        """How many snapshots `thin` would delete (weekly_cleanup's dry run)."""
+        return len(self._doomed(now, lookback))
+
+    def _doomed(self, now: datetime, lookback: timedelta | None) -> list[dict[str, Any]]:
+        return [
             {"DeleteRequest": {"Key": _key(venue_id, at)}}
             for venue_id in self.source.venue_timezones()
             for band in bands(now, lookback)
             for at in self._thinned(venue_id, band)
         ]
-        batch_write(self.dynamo, self.table, doomed)
-        return len(doomed)
 
     def latest(self, venue_id: str) -> dict[str, Any] | None:
         """The venue's newest snapshot (one Query), or None before the first run."""

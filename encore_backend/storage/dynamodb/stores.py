@@ -10,6 +10,11 @@ from encore_backend.storage.dynamodb.alerts import DynamoAlertStore
 from encore_backend.storage.dynamodb.connection import Dynamo
 from encore_backend.storage.dynamodb.email_queue import DynamoEmailQueueStore
 from encore_backend.storage.dynamodb.jobstore import DynamoJobStore
+from encore_backend.storage.dynamodb.operations import (
+    DynamoCleanupStore,
+    DynamoMonthlyStatsStore,
+    DynamoOpsCountStore,
+)
 from encore_backend.storage.dynamodb.replies import DynamoReplyStore
 from encore_backend.storage.dynamodb.reports import DynamoReportStore
 from encore_backend.storage.dynamodb.scheduled_jobs import DynamoScheduledJobsView
@@ -26,4 +31,7 @@ def dynamo_stores(dynamo: Dynamo, sql: Mapping[str, Any]) -> dict[str, Any]:
     stores["reports"] = DynamoReportStore(dynamo, source=sql["reports"])
     stores["email_queue"] = DynamoEmailQueueStore(dynamo, source=sql["email_queue"])
     stores["replies"] = DynamoReplyStore(dynamo, source=sql["replies"])
+    stores["ops_counts"] = DynamoOpsCountStore(stores["replies"], stores["email_queue"])
+    stores["cleanup"] = DynamoCleanupStore(dynamo, source=sql["cleanup"], stats=stores["stats"])
+    stores["monthly_stats"] = DynamoMonthlyStatsStore(dynamo, source=sql["monthly_stats"])
     return stores

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from botocore.exceptions import ClientError
 
-from encore_backend.config import Settings
+from encore_backend.config import ConfigError, Settings
 from encore_backend.storage.dynamodb.connection import Dynamo, connect
 from encore_backend.storage.dynamodb.schema import TABLES, TTL_ATTRIBUTE, Index, TableSpec
 
@@ -52,7 +52,7 @@ def missing_tables(dynamo: Dynamo, specs: Iterable[TableSpec] = TABLES) -> list[
     return missing
 
 
-class MissingTables(RuntimeError):
+class MissingTables(ConfigError):
     """The DynamoDB profile cannot start: tables are missing (the message names them)."""
 
 
