@@ -189,3 +189,20 @@ def _put_with_emails(ctx: Container, spec: Any, doc: dict[str, Any], items: list
     dynamo = ctx.email_queue.dynamo  # type: ignore[attr-defined]
     writes = [{"Put": {"TableName": dynamo.name(spec), "Item": encode(doc)}}]
     dynamo.client.transact_write_items(TransactItems=writes + new_item_writes(dynamo, items))
+
+
+def claim_item(ctx: Container, queue_id: str, claim: str) -> dict[str, Any]:
+    """Claim this item under `claim` (claims take due items in no set order: others claimed on
+    the way are released untried)."""
+    now, others = ctx.clock.now(), []
+    while True:
+        got = ctx.email_queue.claim_next(
+            now=now, claim=claim, lease_until=now + timedelta(minutes=5)
+        )
+        assert got is not None, f"{queue_id} is not due"
+        if got["queue_id"] == queue_id:
+            break
+        others.append(got)
+    for other in others:
+        assert ctx.email_queue.release(other, claim=claim)
+    return got
