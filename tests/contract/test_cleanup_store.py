@@ -94,7 +94,7 @@ def snapshots(ctx: Container, times: list[datetime]) -> None:
         ctx.stats.save_snapshots(computed_at=at, stats={"v1": {"feedback_today": n}})
 
 
-def test_weekly_cleanup_archives_purges_and_thins_and_a_dry_run_counts_the_same(
+def test_weekly_cleanup_archives_and_purges_what_is_old_and_a_dry_run_counts_the_same(
     v1: Container, clock: ManualClock
 ) -> None:
     ctx = v1
@@ -102,13 +102,6 @@ def test_weekly_cleanup_archives_purges_and_thins_and_a_dry_run_counts_the_same(
     clock.advance(days=100)
     now = clock.now()
     new_alert, new_failed = alert(ctx), failed_email(ctx)
-    hour = (now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
-    day = (now - timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
-    # Three in one UTC hour two days back, three in one UTC day ten days back, two today:
-    # thinning keeps the first of the hour and of the day and all of today (4 go).
-    snapshots(ctx, [day + timedelta(hours=h) for h in (1, 5, 9)])
-    snapshots(ctx, [hour + timedelta(minutes=m) for m in (0, 20, 40)])
-    snapshots(ctx, [now - timedelta(hours=2), now - timedelta(hours=1, minutes=50)])
     alerts, emails = [old_alert, new_alert], [old_failed, new_failed, old_sent]
     before = state(ctx, alerts, emails)
 
@@ -117,7 +110,7 @@ def test_weekly_cleanup_archives_purges_and_thins_and_a_dry_run_counts_the_same(
     assert {k: dry[k] for k in RULE_STEPS} == {
         "alerts_archived": 1,
         "failed_emails_deleted": 1,
-        "stats_snapshots_thinned": 4,
+        "stats_snapshots_thinned": 0,
     }
 
     done = run_cleanup(ctx, now=now)
@@ -133,9 +126,30 @@ def test_weekly_cleanup_archives_purges_and_thins_and_a_dry_run_counts_the_same(
     for n, kept in ((1, new_failed), (2, old_sent)):
         assert ctx.email_queue.get(kept["queue_id"]) == before[1][n]
         assert ctx.email_queue.history(kept["queue_id"]) == before[2][n]
-    kept_snapshots = [s["computed_at"] for s in state(ctx, [], [])[3]]
+
+
+def test_thinning_counts_the_same_in_a_dry_run_and_keeps_the_policys_snapshots(
+    v1: Container, clock: ManualClock
+) -> None:
+    ctx, now = v1, clock.now()
+    hour = (now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    day = (now - timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Three in one UTC hour two days back, three in one UTC day ten days back, two today:
+    # thinning keeps the first of the hour and of the day and all of today (4 go).
     today = [now - timedelta(hours=2), now - timedelta(hours=1, minutes=50)]
-    assert kept_snapshots == [day + timedelta(hours=1), hour, *today]
+    snapshots(ctx, [day + timedelta(hours=h) for h in (1, 5, 9)])
+    snapshots(ctx, [hour + timedelta(minutes=m) for m in (0, 20, 40)])
+    snapshots(ctx, today)
+    before = state(ctx, [], [])
+
+    assert ctx.cleanup.thin_stats(now=now, dry_run=True) == 4
+    assert state(ctx, [], []) == before
+    assert ctx.cleanup.thin_stats(now=now) == 4
+
+    kept = [s["computed_at"] for s in state(ctx, [], [])[3]]
+    assert kept == [day + timedelta(hours=1), hour, *today]
+    assert ctx.cleanup.thin_stats(now=now, dry_run=True) == 0
+    assert ctx.cleanup.thin_stats(now=now) == 0
 
 
 def test_a_rerun_at_the_same_instant_changes_nothing(v1: Container, clock: ManualClock) -> None:
