@@ -121,6 +121,9 @@ def test_weekly_cleanup_archives_and_purges_what_is_old_and_a_dry_run_counts_the
     assert ctx.alerts.get(new_alert) == before[0][1]
     assert listed(ctx) == {new_alert}
     assert listed(ctx, include_archived=True) == {old_alert, new_alert}
+    level = str(archived["level"])  # the metrics' counts follow the archiving
+    assert ctx.alerts.count_by_level().get(level) == 1
+    assert ctx.alerts.count_by_level(include_archived=True).get(level) == 2
     assert ctx.email_queue.get(old_failed["queue_id"]) is None
     assert ctx.email_queue.history(old_failed["queue_id"]) == []
     for n, kept in ((1, new_failed), (2, old_sent)):

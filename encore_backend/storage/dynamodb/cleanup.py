@@ -1,4 +1,4 @@
-"""weekly_cleanup's DynamoDB steps: archive old alerts, delete old failed emails.
+"""weekly_cleanup's DynamoDB steps: count old alerts to archive, delete old failed emails.
 
 Both walk keys and indexes only: alerts per venue (the venues come from SQL) by the sort key's
 leading `detected_at`, failed emails through the `status` index. Each change is conditional, so
@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from encore_backend.storage.dynamodb.codec import decode, encode_value, iso
+from encore_backend.storage.dynamodb.codec import decode, iso
 from encore_backend.storage.dynamodb.connection import Dynamo
 from encore_backend.storage.dynamodb.queue_items import guard_key, unique_keys
 from encore_backend.storage.dynamodb.schema import EMAIL_HISTORY, EMAIL_QUEUE, VENUE_ALERTS
@@ -32,33 +32,10 @@ def _unarchived_before(
     )
 
 
-def archive_alerts(
-    dynamo: Dynamo, venue_ids: Iterable[str], *, before: datetime, now: datetime, dry_run: bool
-) -> int:
-    """Alerts detected before `before` and not archived get archived_at = now."""
-    done = 0
-    for venue_id in venue_ids:
-        for key in _unarchived_before(dynamo, str(venue_id), before):
-            if not dry_run and not _archive(dynamo, key, now):
-                continue
-            done += 1
-    return done
-
-
-def _archive(dynamo: Dynamo, key: Mapping[str, Any], now: datetime) -> bool:
-    try:
-        dynamo.client.update_item(
-            TableName=dynamo.name(VENUE_ALERTS),
-            Key={"venue_id": key["venue_id"], "sk": key["sk"]},
-            UpdateExpression="SET archived_at = :now",
-            ConditionExpression="attribute_exists(sk) AND attribute_not_exists(archived_at)",
-            ExpressionAttributeValues={":now": encode_value(now)},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False  # archived (or deleted) meanwhile
-        raise
-    return True
+def count_unarchived(dynamo: Dynamo, venue_ids: Iterable[str], *, before: datetime) -> int:
+    """How many alerts detected before `before` are not archived (the dry run's count; the
+    alert store archives them, with its level counters)."""
+    return sum(1 for v in venue_ids for _ in _unarchived_before(dynamo, str(v), before))
 
 
 def _failed_before(dynamo: Dynamo, before: datetime) -> Iterator[dict[str, Any]]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from encore_backend.storage.dynamodb import cleanup
+from encore_backend.storage.dynamodb.alerts import DynamoAlertStore
 from encore_backend.storage.dynamodb.connection import Dynamo
 from encore_backend.storage.dynamodb.email_queue import DynamoEmailQueueStore
 from encore_backend.storage.dynamodb.replies import DynamoReplyStore
@@ -41,10 +42,18 @@ class DynamoCleanupStore:
     deletes feedback or venues, and finding DynamoDB documents whose feedback a person deleted
     by hand would take a Scan (SPEC §6 tables are read by key and index only)."""
 
-    def __init__(self, dynamo: Dynamo, *, source: SqlCleanupStore, stats: DynamoStatsStore) -> None:
+    def __init__(
+        self,
+        dynamo: Dynamo,
+        *,
+        source: SqlCleanupStore,
+        stats: DynamoStatsStore,
+        alerts: DynamoAlertStore,
+    ) -> None:
         self.dynamo = dynamo
         self.source = source
         self.stats = stats
+        self.alerts = alerts
 
     def count(self, rule: CleanupRule) -> int:
         return self._run(rule, dry_run=True)
@@ -54,10 +63,10 @@ class DynamoCleanupStore:
 
     def _run(self, rule: CleanupRule, *, dry_run: bool, batch: int = 1000) -> int:
         if rule.name == "alerts_archived" and rule.before and rule.now:
+            if not dry_run:  # the alert store keeps the venues' level counters right
+                return self.alerts.archive_before(before=rule.before, now=rule.now)
             venues = self.stats.source.venue_timezones()
-            return cleanup.archive_alerts(
-                self.dynamo, venues, before=rule.before, now=rule.now, dry_run=dry_run
-            )
+            return cleanup.count_unarchived(self.dynamo, venues, before=rule.before)
         if rule.name == "failed_emails_deleted" and rule.before:
             return cleanup.purge_failed_emails(self.dynamo, before=rule.before, dry_run=dry_run)
         if dry_run:

@@ -32,6 +32,8 @@ def dynamo_stores(dynamo: Dynamo, sql: Mapping[str, Any]) -> dict[str, Any]:
     stores["email_queue"] = DynamoEmailQueueStore(dynamo, source=sql["email_queue"])
     stores["replies"] = DynamoReplyStore(dynamo, source=sql["replies"])
     stores["ops_counts"] = DynamoOpsCountStore(stores["replies"], stores["email_queue"])
-    stores["cleanup"] = DynamoCleanupStore(dynamo, source=sql["cleanup"], stats=stores["stats"])
+    stores["cleanup"] = DynamoCleanupStore(
+        dynamo, source=sql["cleanup"], stats=stores["stats"], alerts=stores["alerts"]
+    )
     stores["monthly_stats"] = DynamoMonthlyStatsStore(dynamo, source=sql["monthly_stats"])
     return stores
