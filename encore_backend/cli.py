@@ -147,6 +147,27 @@ def jobs() -> None:
     commands.list_jobs(settings_or_exit())
 
 
+aws_app = typer.Typer(help="The AWS serverless profile (Lambda + EventBridge Scheduler)")
+app.add_typer(aws_app, name="aws", no_args_is_help=True)
+
+
+@aws_app.command("render-schedules")
+def aws_render_schedules(
+    fmt: Annotated[str, typer.Option("--format", help="json, or yaml to paste")] = "json",
+) -> None:
+    """Print the EventBridge Scheduler schedules (template resources) of the job registry."""
+    from encore_backend.aws.schedules import NotExpressible, render
+
+    if fmt not in ("json", "yaml"):
+        typer.echo("--format: expected json or yaml", err=True)
+        raise typer.Exit(2)
+    try:
+        typer.echo(render(settings_or_exit(), fmt=fmt))
+    except NotExpressible as exc:
+        typer.echo(f"cannot render the schedules: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def main() -> None:
     try:
         app()

@@ -33,6 +33,9 @@ log = logging.getLogger("encore.scheduler.runner")
 # run_id), and callables told about every finished or recorded run (metrics).
 current_run: ContextVar[dict[str, Any] | None] = ContextVar("encore_current_run", default=None)
 run_observers: list[Callable[[dict[str, Any]], None]] = []
+# Who runs here when it is not a plain process: a Lambda invocation names its function and
+# request id (SPEC §3), set for the length of the invocation.
+invocation_owner: ContextVar[str | None] = ContextVar("encore_invocation_owner", default=None)
 
 
 def observe_run(record: dict[str, Any]) -> None:
@@ -45,8 +48,9 @@ def observe_run(record: dict[str, Any]) -> None:
 
 
 def current_owner() -> str:
-    """host:pid of this process (read per call: a forked worker has its own pid)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid of this process (read per call: a forked worker has its own pid), or the
+    invocation's own name inside a Lambda invocation."""
+    return invocation_owner.get() or f"{socket.gethostname()}:{os.getpid()}"
 
 
 class JobBusy(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 SLEEP_KEY = "sleep"  # ctx.extras key: a `sleep(seconds)` (tests advance a ManualClock with it)
 STOPPING_KEY = "stopping"  # ctx.extras key: a threading.Event set when the process shuts down
 Sleep = Callable[[float], object]
+# The container-clock time by which this invocation must have stopped working (a Lambda
+# invocation's end, less a margin); every run budget in it ends there at the latest.
+invocation_deadline: ContextVar[datetime | None] = ContextVar("encore_deadline", default=None)
 
 
 def stopping_event(ctx: Container) -> threading.Event:
@@ -40,6 +44,9 @@ class RunClock:
     def __init__(self, ctx: Container, now: datetime, *, budget: timedelta) -> None:
         self.ctx, self.start, self._clock_start = ctx, now, ctx.clock.now()
         self.deadline = now + budget
+        hard = invocation_deadline.get()
+        if hard is not None:  # on the run's time line, as now() counts it
+            self.deadline = min(self.deadline, now + (hard - self._clock_start))
         self.stopping = stopping_event(ctx)
         self.sleep: Sleep = ctx.extras.get(SLEEP_KEY) or self.stopping.wait
 
@@ -60,7 +67,10 @@ class RunClock:
 
 
 def wait_for_permit(run: RunClock, *, name: str, limit: int) -> Permit | None:
-    """A rate-limit permit, sleeping as the limiter says; None when the budget runs out first."""
+    """A rate-limit permit, sleeping as the limiter says; None when the budget runs out first
+    (or is spent already: a budget bounds the work started, not only the waits)."""
+    if run.left() <= 0:
+        return None
     while True:
         acquired = run.ctx.rate_limits.acquire(name, limit=limit, now=run.now())
         if acquired.permit is not None:

@@ -98,7 +98,10 @@
     state.classList.add("on");
   });
   source.addEventListener("error", function () {
-    state.textContent = "Reconnecting…";
+    // CLOSED: the server declined the stream (204 where no live connection is served, as
+    // behind API Gateway); the browser does not retry then.
+    var closed = source.readyState === EventSource.CLOSED;
+    state.textContent = closed ? "Live updates off: reload for new alerts" : "Reconnecting…";
     state.classList.remove("on");
   });
   source.addEventListener("alert.created", function (event) {
