@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         results = [one_scale(venues, feedback, moto_url) for venues, feedback in scales]
     finally:
-        proc.terminate()
+        proc.kill()  # moto's server ignores SIGTERM while a keep-alive connection is open
         proc.wait(10)
     table = markdown(results)
     print(table)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from cfnlint.decode import decode
@@ -20,6 +21,9 @@ from encore_backend.cli import app
 from encore_backend.config import Settings
 from encore_backend.scheduler.cron import Cron
 from encore_backend.scheduler.registry import REGISTRY, Every
+from encore_backend.storage.dynamodb.connection import Dynamo
+from encore_backend.storage.dynamodb.schema import TABLES, TTL_ATTRIBUTE
+from encore_backend.storage.dynamodb.tables import create_table_request
 
 TEMPLATE = Path(__file__).parents[2] / "deploy" / "aws" / "template.yaml"
 
@@ -148,23 +152,32 @@ def test_iam_names_every_action(template: dict[str, Any]) -> None:
     assert "secretsmanager:GetSecretValue" in named
 
 
-def test_the_dynamodb_tables_of_spec_section_6(template: dict[str, Any]) -> None:
-    def keys(table: dict[str, Any]) -> tuple[Any, ...]:
-        props = table["Properties"]
-        schema = tuple(k["AttributeName"] for k in props["KeySchema"])
-        indexes = {
-            i["IndexName"]: tuple(k["AttributeName"] for k in i["KeySchema"])
-            for i in props.get("GlobalSecondaryIndexes", [])
-        }
-        return props["TableName"]["Fn::Sub"], props["BillingMode"], schema, indexes
+def test_the_dynamodb_tables_are_the_schema_s(template: dict[str, Any]) -> None:
+    """The template's tables equal storage/dynamodb/schema.py: keys, indexes, TTL, billing."""
 
-    tables = sorted(keys(t) for t in of_type(template, "AWS::DynamoDB::Table").values())
-    on_demand = "PAY_PER_REQUEST"
-    assert tables == [
-        ("${TablePrefix}ai_responses", on_demand, ("feedback_id",), {}),
-        ("${TablePrefix}computed_stats", on_demand, ("venue_id", "computed_at"), {}),
-        ("${TablePrefix}email_queue", on_demand, ("venue_id", "sk"), {"status": ("status", "sk")}),
-        ("${TablePrefix}reports", on_demand, ("venue_id", "sk"), {}),
-        ("${TablePrefix}scheduler_jobs", on_demand, ("id",), {}),
-        ("${TablePrefix}venue_alerts", on_demand, ("venue_id", "sk"), {"alert_id": ("alert_id",)}),
-    ]
+    def described(props: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": props["TableName"]["Fn::Sub"].replace("${TablePrefix}", ""),
+            "billing": props["BillingMode"],
+            "attributes": sorted(
+                (a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]
+            ),
+            "keys": [(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]],
+            "indexes": sorted(
+                (i["IndexName"], tuple((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"]))
+                for i in props.get("GlobalSecondaryIndexes", [])
+            ),
+            "ttl": props.get("TimeToLiveSpecification", {}).get("AttributeName"),
+        }
+
+    dynamo = Dynamo(boto3.client("dynamodb", region_name="us-east-1"), prefix="")
+    expected = []
+    for spec in TABLES:
+        request = create_table_request(dynamo, spec)
+        request["TableName"] = {"Fn::Sub": "${TablePrefix}" + request["TableName"]}
+        if spec.ttl:
+            request["TimeToLiveSpecification"] = {"AttributeName": TTL_ATTRIBUTE}
+        expected.append(described(request))
+    tables = of_type(template, "AWS::DynamoDB::Table").values()
+    actual = [described(t["Properties"]) for t in tables]
+    assert sorted(actual, key=lambda t: t["name"]) == sorted(expected, key=lambda t: t["name"])
