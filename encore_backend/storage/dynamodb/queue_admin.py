@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from encore_backend.domain.enums import QueueStatus, ReplyStatus
+from encore_backend.domain.queue_moves import OperatorMove, cancel_move, requeue_move
 from encore_backend.storage.dynamodb.email_history import history_put
 from encore_backend.storage.dynamodb.queue_items import (
     QUEUE_FIELDS,
@@ -74,66 +75,35 @@ class DynamoQueueAdmin(QueueTable):
 
     def cancel(self, queue_id: str, *, now: datetime, reason: str) -> bool:
         """pending → cancelled (the reply too); False in any other status."""
-        return self._operator_move(
-            queue_id,
-            now=now,
-            from_statuses=(PENDING,),
-            values={"status": CANCELLED, "error": reason},
-            reply=(ReplyStatus.CANCELLED, reason),
-            outcome=(CANCELLED, reason),
-        )
+        return self._operator_move(queue_id, now=now, move=cancel_move(reason))
 
     def requeue(self, queue_id: str, *, now: datetime) -> bool:
-        """failed/cancelled → pending now with fresh attempts, the reply back to `approved`
-        (a new scheduled_send_time: the item moves to a new sort key)."""
-        fresh = {
-            "status": PENDING,
-            "scheduled_send_time": now,
-            "next_attempt_at": None,
-            "attempts": 0,
-            "error": None,
-            "claimed_by": None,
-            "lease_expires_at": None,
-        }
-        return self._operator_move(
-            queue_id,
-            now=now,
-            from_statuses=(FAILED, CANCELLED),
-            values=fresh,
-            reply=(ReplyStatus.APPROVED, None),
-            outcome=("requeued", None),
-        )
+        """failed/cancelled → pending now with fresh attempts, the reply back to `approved`."""
+        return self._operator_move(queue_id, now=now, move=requeue_move(now))
 
-    def _operator_move(
-        self,
-        queue_id: str,
-        *,
-        now: datetime,
-        from_statuses: tuple[str, ...],
-        values: Mapping[str, Any],
-        reply: tuple[ReplyStatus, str | None],
-        outcome: tuple[str, str | None],
-    ) -> bool:
+    def _operator_move(self, queue_id: str, *, now: datetime, move: OperatorMove) -> bool:
         """Move an item out of `from_statuses` with its reply, and log it, in one transaction;
         False if it was in another status (or is gone)."""
         old = self._by_id(queue_id)
-        if old is None or old["status"] not in from_statuses:
+        if old is None or old["status"] not in move.from_statuses:
             return False
-        new = {**old, **values}
-        condition = one_of("status", [str(s) for s in from_statuses])
+        new = {**old, **move.values}
+        condition = one_of("status", [str(s) for s in move.from_statuses])
         if queue_sk(new) == queue_sk(old):
-            changes = {**values, "due_key": due_key(new)}
+            changes = {**move.values, "due_key": due_key(new)}
             moves = [self._update(old, {k: _plain(v) for k, v in changes.items()}, condition)]
         else:
             moves = self._moves(old, new, condition)
-        steps = [Step(history_put(self.dynamo, old, now, outcome[0], outcome[1], None, None))]
+        steps = [
+            Step(history_put(self.dynamo, old, now, move.outcome[0], move.outcome[1], None, None))
+        ]
         if old["response_id"] is not None:
             write = status_write(
                 self.dynamo,
                 feedback_id=old["feedback_id"],
                 response_id=old["response_id"],
-                status=reply[0],
-                error=reply[1],
+                status=move.reply[0],
+                error=move.reply[1],
             )
             steps.insert(0, Step(write))
         return self._apply(moves, steps)

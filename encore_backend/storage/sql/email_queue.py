@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 
 from encore_backend.domain.enums import EmailKind, FeedbackStatus, QueueStatus, ReplyStatus
+from encore_backend.domain.queue_moves import OperatorMove, cancel_move, requeue_move
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.keyset import after as keyset_after
@@ -120,45 +121,13 @@ class QueueAdmin:
 
     def cancel(self, queue_id: str, *, now: datetime, reason: str) -> bool:
         """pending → cancelled (the reply too); False in any other status."""
-        return self._operator_move(
-            queue_id,
-            now=now,
-            from_statuses=(PENDING,),
-            values={"status": CANCELLED, "error": reason},
-            reply=(ReplyStatus.CANCELLED, reason),
-            outcome=(CANCELLED, reason),
-        )
+        return self._operator_move(queue_id, now=now, move=cancel_move(reason))
 
     def requeue(self, queue_id: str, *, now: datetime) -> bool:
         """failed/cancelled → pending now with fresh attempts, the reply back to `approved`."""
-        fresh = {
-            "status": PENDING,
-            "scheduled_send_time": now,
-            "next_attempt_at": None,
-            "attempts": 0,
-            "error": None,
-            "claimed_by": None,
-            "lease_expires_at": None,
-        }
-        return self._operator_move(
-            queue_id,
-            now=now,
-            from_statuses=(FAILED, CANCELLED),
-            values=fresh,
-            reply=(ReplyStatus.APPROVED, None),
-            outcome=("requeued", None),
-        )
+        return self._operator_move(queue_id, now=now, move=requeue_move(now))
 
-    def _operator_move(
-        self,
-        queue_id: str,
-        *,
-        now: datetime,
-        from_statuses: tuple[str, ...],
-        values: Mapping[str, Any],
-        reply: tuple[ReplyStatus, str | None],
-        outcome: tuple[str, str | None],
-    ) -> bool:
+    def _operator_move(self, queue_id: str, *, now: datetime, move: OperatorMove) -> bool:
         """Move an item out of `from_statuses` with its reply, and log it; False if it was in
         another status (or is gone)."""
         with self.engine.begin() as conn:
@@ -167,14 +136,14 @@ class QueueAdmin:
                 return False
             done = conn.execute(
                 update(m.email_queue)
-                .where(Q.queue_id == queue_id, Q.status.in_(from_statuses))
-                .values(**values)
+                .where(Q.queue_id == queue_id, Q.status.in_(move.from_statuses))
+                .values(**move.values)
             )
             if done.rowcount != 1:
                 return False
             item = dict(row._mapping)
-            _set_reply(conn, item, reply[0], error=reply[1])
-            _history(conn, item, now, outcome[0], outcome[1], None, None)
+            _set_reply(conn, item, move.reply[0], error=move.reply[1])
+            _history(conn, item, now, move.outcome[0], move.outcome[1], None, None)
         return True
 
     def unsubscribe(self, *, customer_id: int, email: str, now: datetime) -> bool:
