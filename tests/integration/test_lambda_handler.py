@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 from reply_support import ScriptedProvider, feedback, use_manual_sleep, use_provider, venue
 from sqlalchemy import func, select
+from support.dynamo import fresh_tables
 from support.lambda_context import FakeLambdaContext, tick_event
 
 from encore_backend.aws.ticks import run_tick
-from encore_backend.bootstrap import Container
+from encore_backend.bootstrap import Container, build
 from encore_backend.clock import ManualClock, iso_z
+from encore_backend.config import Settings
 from encore_backend.domain.enums import RunTrigger
 from encore_backend.scheduler.registry import REGISTRY
 from encore_backend.storage.sql import models as m
@@ -203,3 +205,29 @@ def test_a_tick_that_finds_its_job_running_is_skipped(ctx: Container, clock: Man
     answer = invoke(ctx, tick_event("stats_aggregator", iso_z(clock.now())))
     assert (answer["outcome"], answer["status"]) == ("skipped", "skipped")
     assert f"run {held.run['run_id']}" in answer["error"]
+
+
+# --- the DynamoDB profile: the same handler, derived documents in DynamoDB (moto's server) ---
+
+
+@pytest.mark.parametrize("job_id", JOB_IDS)
+def test_every_job_runs_its_tick_in_the_dynamodb_profile(
+    ctx: Container, dynamo_profile: Settings, job_id: str
+) -> None:
+    fresh_tables(dynamo_profile)
+    ctx = build(dynamo_profile, clock=ctx.clock, engine=ctx.engine)
+    venue(ctx)
+    bad = feedback(ctx, comment="I got food poisoning after the fish", rating=1, scanned=False)
+    at = iso_z(ctx.clock.now())
+    answer = invoke(ctx, tick_event(job_id, at), request_id="req-d")
+    again = invoke(ctx, tick_event(job_id, at), request_id="req-d2")
+
+    assert answer["outcome"] == "ran" and answer["status"] == "success", answer["error"]
+    assert again["outcome"] == "already_ran" and again["run_id"] == answer["run_id"]
+    if job_id == "alert_detector":
+        alert = ctx.alerts.for_feedback(bad)
+        assert alert is not None and alert["level"] == "critical"
+        assert count(ctx, m.alerts) == 0  # the alert is in DynamoDB, not SQL
+    if job_id == "stats_aggregator":
+        assert ctx.stats.latest("v1") is not None
+        assert count(ctx, m.computed_stats) == 0
