@@ -55,5 +55,5 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float) -> N
 
 def sent_raw_messages(url: str) -> list[dict]:
     """Every raw message moto's SES backend has accepted (source, destinations, raw_data)."""
-    data = httpx.get(f"{url}/moto-api/data.json", timeout=5.0).json()
+    data = httpx.get(f"{url}/moto-api/data.json", timeout=30.0).json()
     return list(data.get("ses", {}).get("RawMessage", []))
