@@ -34,6 +34,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.stats_aggregator
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.dynamodb_requests
 
 # Start the local databases if a previous test stopped them (no-op when they answer).
 services:
