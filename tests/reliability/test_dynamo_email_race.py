@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 from factories import make_venue
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 from support.databases import SERVER_URLS, create_database, drop_database, require_service
 from support.dynamo import CREDENTIAL_ENV, dynamo_settings, fresh_tables
 from support.smtp_server import RecordingHandler, smtp_server
+from support.worker_rows import insert_sources
 
 from encore_backend.bootstrap import Container, build
 from encore_backend.config import Settings
@@ -74,8 +75,7 @@ def seed(ctx: Container, count: int) -> list[str]:
     now = datetime.now(UTC)
     ids = range(1, count + 1)
     with ctx.engine.begin() as conn:
-        conn.execute(insert(m.customers), [_customer(i, now) for i in ids])
-        conn.execute(insert(m.feedback), [_feedback(i, now) for i in ids])
+        insert_sources(conn, ids, now)
     changes = [_unchanged(i) for i in ids]
     ctx.replies.import_history([_reply(i, now) for i in ids], changes)
     items = [_item(i, now) for i in ids]
@@ -84,26 +84,6 @@ def seed(ctx: Container, count: int) -> list[str]:
         chunk = items[start : start + ITEMS_PER_TRANSACTION]
         assert transact(dynamo, new_item_writes(dynamo, chunk)) is None
     return [item["message_id"] for item in items]
-
-
-def _customer(i: int, now: datetime) -> dict[str, Any]:
-    email = f"c{i}@example.com"
-    return {"customer_id": i, "email": email, "name": "Sam", "created_at": now, "updated_at": now}
-
-
-def _feedback(i: int, now: datetime) -> dict[str, Any]:
-    created = now - timedelta(hours=1)
-    return {
-        "feedback_id": i,
-        "venue_id": "v1",
-        "customer_id": i,
-        "rating": 5,
-        "comment": "Lovely evening.",
-        "status": "pending",
-        "created_at": created,
-        "ingested_at": created,
-        "alert_scanned_at": created,
-    }
 
 
 def _unchanged(i: int) -> dict[str, Any]:

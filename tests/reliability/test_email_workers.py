@@ -25,6 +25,7 @@ from factories import make_venue
 from sqlalchemy import Engine, func, insert, select
 from support.databases import SERVER_URLS, create_database, drop_database, require_service
 from support.smtp_server import RecordingHandler, smtp_server
+from support.worker_rows import insert_sources
 
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.engine import make_engine
@@ -137,31 +138,10 @@ def seed(engine: Engine, first: int, count: int) -> list[str]:
     now = datetime.now(UTC)
     ids = range(first, first + count)
     with engine.begin() as conn:
-        conn.execute(insert(m.customers), [_customer(i, now) for i in ids])
-        conn.execute(insert(m.feedback), [_feedback(i, now) for i in ids])
+        insert_sources(conn, ids, now)
         conn.execute(insert(m.ai_responses), [_reply(i, now) for i in ids])
         conn.execute(insert(m.email_queue), [_item(i, now) for i in ids])
     return [_item(i, now)["message_id"] for i in ids]
-
-
-def _customer(i: int, now: datetime) -> dict[str, Any]:
-    email = f"c{i}@example.com"
-    return {"customer_id": i, "email": email, "name": "Sam", "created_at": now, "updated_at": now}
-
-
-def _feedback(i: int, now: datetime) -> dict[str, Any]:
-    created = now - timedelta(hours=1)
-    return {
-        "feedback_id": i,
-        "venue_id": "v1",
-        "customer_id": i,
-        "rating": 5,
-        "comment": "Lovely evening.",
-        "status": "pending",
-        "created_at": created,
-        "ingested_at": created,
-        "alert_scanned_at": created,
-    }
 
 
 def _reply(i: int, now: datetime) -> dict[str, Any]:
