@@ -128,6 +128,30 @@ def serve(
     commands.serve(settings_or_exit(), host=host, port=port)
 
 
+@app.command("worker")
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Tasks run at once (threads)")] = 8,
+    queues: Annotated[
+        list[str] | None,
+        typer.Option("--queues", help="encore.ticks and/or encore.sends (default: both)"),
+    ] = None,
+) -> None:
+    """Run a Celery worker of the fleet (ENCORE_EXECUTOR=celery)."""
+    from encore_backend.fleet import commands
+
+    names = [name.strip() for value in queues or () for name in value.split(",") if name.strip()]
+    commands.worker(settings_or_exit(), concurrency=concurrency, queues=names or None)
+
+
+@app.command("beat")
+def beat() -> None:
+    """Run Celery beat with RedBeat: fires the ticks while it holds the lock in Redis; start
+    two for a standby (ENCORE_EXECUTOR=celery)."""
+    from encore_backend.fleet import commands
+
+    commands.beat(settings_or_exit())
+
+
 @app.command("run-job")
 def run_job(
     job_id: Annotated[str, typer.Argument(help="e.g. stats_aggregator, alert_detector")],

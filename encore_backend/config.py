@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     email_max_attempts: int = Field(5, gt=0)
     encore_executor: Literal["apscheduler", "celery"] = "apscheduler"
+    # The Celery profile's broker; RedBeat keeps the schedule and its lock in the same Redis.
+    celery_broker_url: str = "redis://127.0.0.1:6379/0"
     scheduler_cleanup_weekday: str = "sun"
     scheduler_cleanup_hour: int = Field(3, ge=0, le=23)
     alert_archive_days: int = Field(90, gt=0)
@@ -66,11 +68,13 @@ class Settings(BaseSettings):
     # Signs unsubscribe links; falls back to ENCORE_ADMIN_TOKEN (rotating that breaks old links).
     encore_unsubscribe_secret: str | None = None
 
-    @field_validator("encore_executor")
+    @field_validator("celery_broker_url")
     @classmethod
-    def _executor(cls, value: str) -> str:
-        if value != "apscheduler":
-            raise ValueError(f"{value} is not built yet; only apscheduler works (the Celery issue)")
+    def _broker(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://")):
+            raise ValueError(
+                "expected redis://… (RedBeat keeps the schedule and its lock in Redis)"
+            )
         return value
 
     @field_validator("scheduler_cleanup_weekday")

@@ -19,6 +19,7 @@ from encore_backend.api.routes import unsubscribe as unsubscribe_routes
 from encore_backend.api.security import MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from encore_backend.bootstrap import Container
 from encore_backend.observability.metrics import run_metrics
+from encore_backend.scheduler.control import SchedulerControl, scheduler_control
 from encore_backend.web.app import install_web
 
 DESCRIPTION = (
@@ -34,11 +35,11 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        scheduler = None
-        if start_scheduler and ctx.settings.scheduler_enabled:
-            from encore_backend.scheduler.scheduler import EngineScheduler
-
-            scheduler = EngineScheduler(ctx)
+        scheduler: SchedulerControl | None = None
+        if ctx.settings.encore_executor == "celery":  # beats and workers run the jobs
+            scheduler = scheduler_control(ctx)
+        elif start_scheduler and ctx.settings.scheduler_enabled:
+            scheduler = scheduler_control(ctx)
             scheduler.start()
         app.state.scheduler = scheduler
         try:

@@ -11,9 +11,9 @@ import typer
 from encore_backend.bootstrap import build_migrated
 from encore_backend.config import Settings
 from encore_backend.domain.enums import RunStatus, RunTrigger
+from encore_backend.scheduler.control import scheduler_control
 from encore_backend.scheduler.registry import DryRunUnsupported, UnknownJob
 from encore_backend.scheduler.runner import JobBusy, run_job, run_record
-from encore_backend.scheduler.scheduler import EngineScheduler
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 GRACEFUL_SHUTDOWN_SECONDS = 5
@@ -75,7 +75,7 @@ def run_one(settings: Settings, *, job_id: str, dry_run: bool) -> None:
 def list_jobs(settings: Settings) -> None:
     """A readable table of the jobs, their triggers, next runs and last outcomes."""
     ctx = build_migrated(settings)
-    rows = [_row(job) for job in EngineScheduler(ctx).jobs()]
+    rows = [_row(job) for job in scheduler_control(ctx).jobs()]
     header = ("JOB", "TRIGGER", "NEXT RUN (UTC)", "STATE", "LAST RUN")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:

@@ -240,6 +240,13 @@ class EngineScheduler:
                 apply_pauses(self._scheduler, paused)
                 self._applied = paused
 
+    def run_now(self, job_id: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """A manual run in this process; its run record (JobBusy, DryRunUnsupported)."""
+        params = {"dry_run": True} if dry_run else None
+        record = run_job(self.ctx, job_id, trigger=RunTrigger.MANUAL, params=params)
+        assert record is not None  # a manual run's tick key is unique: it cannot lose a claim
+        return run_record(record)
+
     def pause(self, job_id: str) -> dict[str, Any]:
         """Pause `job_id` for every process and every restart."""
         return self._set_paused(job_id, True)

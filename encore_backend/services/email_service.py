@@ -127,18 +127,25 @@ def send_due(
     now: datetime,
     max_seconds: float | None = None,
     lease: timedelta = SEND_LEASE,
+    max_items: int | None = None,
+    patience: float | None = None,
 ) -> SendReport:
     """Expire dead workers' claims, then send due items one by one, paced by
     MAX_EMAILS_PER_MINUTE, until none is due or the run's time budget is spent. A provider
-    configuration error stops the run at once, the item given back untouched (then raised)."""
+    configuration error stops the run at once, the item given back untouched (then raised).
+
+    A fleet batch passes `max_items` (claims at most that many); the fleet's tick passes
+    `patience` 0 too (it sends one item if a permit is free, and never waits for one)."""
     report = SendReport(expired=ctx.email_queue.expire_leases(now=now))
     budget = run_budget(ctx.settings.scheduler_email_interval_minutes, max_seconds)
     run, sender, limit = RunClock(ctx, now, budget=budget), None, ctx.settings.max_emails_per_minute
-    while ctx.email_queue.has_due(now=run.now()):
-        permit = wait_for_permit(run, name=EMAIL_LIMIT, limit=limit)
+    claimed = 0
+    while (max_items is None or claimed < max_items) and ctx.email_queue.has_due(now=run.now()):
+        permit = wait_for_permit(run, name=EMAIL_LIMIT, limit=limit, patience=patience)
         if permit is None:
             report.out_of_budget = True
             break
+        claimed += 1
         try:
             sender = sender or email_sender(ctx)
             sent = claim_and_send(ctx, sender, run=run, lease=lease, report=report)

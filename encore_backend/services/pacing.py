@@ -66,15 +66,20 @@ class RunClock:
         return not self.stopping.is_set()
 
 
-def wait_for_permit(run: RunClock, *, name: str, limit: int) -> Permit | None:
+def wait_for_permit(
+    run: RunClock, *, name: str, limit: int, patience: float | None = None
+) -> Permit | None:
     """A rate-limit permit, sleeping as the limiter says; None when the budget runs out first
-    (or is spent already: a budget bounds the work started, not only the waits)."""
+    (or is spent already: a budget bounds the work started, not only the waits), or when the
+    limiter asks for a wait longer than `patience` seconds."""
     if run.left() <= 0:
         return None
     while True:
         acquired = run.ctx.rate_limits.acquire(name, limit=limit, now=run.now())
         if acquired.permit is not None:
             return acquired.permit
+        if patience is not None and acquired.wait_seconds > patience:
+            return None
         if not run.pause(acquired.wait_seconds):
             return None
 

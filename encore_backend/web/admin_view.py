@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import as_utc
+from encore_backend.scheduler.control import SchedulerControl
 from encore_backend.scheduler.provider_status import provider_errors
 from encore_backend.scheduler.scheduler import EngineScheduler
 from encore_backend.services.stats_service import totals
@@ -21,7 +22,7 @@ def parse_time(value: str | None) -> datetime | None:
     return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00"))) if value else None
 
 
-def job_rows(scheduler: EngineScheduler) -> list[dict[str, Any]]:
+def job_rows(scheduler: SchedulerControl) -> list[dict[str, Any]]:
     """Every job as the API describes it, with times parsed for display."""
     rows = []
     for job in scheduler.jobs():
@@ -52,7 +53,7 @@ def venue_rows(ctx: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return venues, totals(r["stats"] for r in rows)
 
 
-def admin_console(ctx: Container, scheduler: EngineScheduler, *, now: datetime) -> dict[str, Any]:
+def admin_console(ctx: Container, scheduler: SchedulerControl, *, now: datetime) -> dict[str, Any]:
     venues, all_venues = venue_rows(ctx)
     jobs = job_rows(scheduler)
     return {
@@ -69,4 +70,12 @@ def admin_console(ctx: Container, scheduler: EngineScheduler, *, now: datetime) 
         ],
         "executor": ctx.settings.encore_executor,
         "queue": queue_health(ctx),
+        "fleet": fleet_panel(scheduler),
     }
+
+
+def fleet_panel(scheduler: SchedulerControl) -> dict[str, Any] | None:
+    """The Celery fleet's live workers and queue depths (None in the embedded profile)."""
+    if isinstance(scheduler, EngineScheduler):
+        return None
+    return {"workers": scheduler.status.workers(), "queues": scheduler.status.queue_depths()}

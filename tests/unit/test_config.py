@@ -79,16 +79,20 @@ def test_cli_stops_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(lines) == 1 and "AI_PROVIDER" in lines[0]
 
 
-@pytest.mark.parametrize(
-    ("name", "value", "says"),
-    [
-        ("ENCORE_EXECUTOR", "celery", "celery is not built yet; only apscheduler works"),
-    ],
-)
-def test_a_profile_not_built_yet_is_refused_not_ignored(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str
+def test_the_celery_profile_is_accepted_with_a_redis_broker(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ENCORE_EXECUTOR", "celery")
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/3")
+    settings = load_settings()
+    assert (settings.encore_executor, settings.celery_broker_url) == (
+        "celery",
+        "redis://127.0.0.1:6379/3",
+    )
+
+
+def test_a_broker_redbeat_cannot_use_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest@127.0.0.1//")
     with pytest.raises(ConfigError) as excinfo:
         load_settings()
-    assert str(excinfo.value).startswith(f"{name}: {says}")
+    assert str(excinfo.value).startswith("CELERY_BROKER_URL: expected redis://")

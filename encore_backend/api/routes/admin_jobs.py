@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from encore_backend.api import cursor as cursors
 from encore_backend.api.deps import Admin, Ctx
 from encore_backend.api.params import Cursor
-from encore_backend.domain.enums import RunTrigger
+from encore_backend.scheduler.control import RunQueued, SchedulerControl, scheduler_control
 from encore_backend.scheduler.registry import DryRunUnsupported, UnknownJob, get_spec
-from encore_backend.scheduler.runner import JobBusy, run_job, run_record
-from encore_backend.scheduler.scheduler import EngineScheduler
+from encore_backend.scheduler.runner import JobBusy, run_record
 
 router = APIRouter(prefix="/api/admin/jobs", tags=["admin jobs"])
 
 
-def scheduler_of(request: Request) -> EngineScheduler:
+def scheduler_of(request: Request) -> SchedulerControl:
     """This process's scheduler, or a stopped one whose controls act on the shared job store."""
     running = request.app.state.scheduler
-    return running if running is not None else EngineScheduler(request.app.state.ctx)
+    return running if running is not None else scheduler_control(request.app.state.ctx)
 
 
 def _known(ctx: Ctx, job_id: str) -> None:
@@ -40,21 +39,27 @@ def list_jobs(ctx: Ctx, _: Admin, request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/{job_id}/run")
+@router.post("/{job_id}/run", responses={202: {"description": "queued on the fleet"}})
 def run_now(
-    ctx: Ctx, _: Admin, job_id: str, dry_run: Annotated[bool, Query()] = False
+    ctx: Ctx,
+    _: Admin,
+    job_id: str,
+    request: Request,
+    response: Response,
+    dry_run: Annotated[bool, Query()] = False,
 ) -> dict[str, Any]:
-    """Run the job now, in this request, and return the finished run record."""
+    """Run the job now and return the finished run record (in this request; on the Celery
+    fleet, on a worker: 202 with the task id if it has not finished within a minute)."""
     _known(ctx, job_id)
-    params = {"dry_run": True} if dry_run else None
     try:
-        record = run_job(ctx, job_id, trigger=RunTrigger.MANUAL, params=params)
+        return scheduler_of(request).run_now(job_id, dry_run=dry_run)
     except JobBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except DryRunUnsupported as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    assert record is not None  # a manual run has a unique tick key: it cannot lose a claim
-    return run_record(record)
+    except RunQueued as exc:
+        response.status_code = status.HTTP_202_ACCEPTED
+        return {"status": "queued", "job_id": job_id, "task_id": exc.task_id, "detail": str(exc)}
 
 
 @router.post("/{job_id}/pause")

@@ -11,9 +11,9 @@ from starlette.responses import Response
 from encore_backend.api.deps import Principal
 from encore_backend.api.routes.admin_jobs import scheduler_of
 from encore_backend.bootstrap import Container
-from encore_backend.domain.enums import RunTrigger
+from encore_backend.scheduler.control import RunQueued
 from encore_backend.scheduler.registry import registry_for
-from encore_backend.scheduler.runner import JobBusy, run_job
+from encore_backend.scheduler.runner import JobBusy
 from encore_backend.services import approval_service
 from encore_backend.services.errors import ConflictError
 from encore_backend.web import auth
@@ -40,6 +40,7 @@ JOB_NOTICES = {
     "paused": "{job} paused.",
     "resumed": "{job} resumed.",
     "busy": "{job} is already running elsewhere; try again when it finishes.",
+    "queued": "{job} is queued on the workers; its run appears below when it finishes.",
 }
 QUEUE_NOTICES = {
     "requeued": "The email is queued to send again now.",
@@ -83,14 +84,16 @@ def back(query: str, job_id: str = "") -> RedirectResponse:
 
 @router.post("/jobs/{job_id}/run")
 def run_now(request: Request, job_id: str, user: AdminUser, form: Form) -> Response:
-    """Run the job in this request (as the API does), then show its run."""
+    """Run the job now (as the API does: here, or on a fleet worker), then show its run."""
     auth.check_csrf(request, form)
     ctx = ctx_of(request)
     try:
-        record = run_job(ctx, known_job(ctx, job_id), trigger=RunTrigger.MANUAL)
+        record = scheduler_of(request).run_now(known_job(ctx, job_id))
     except JobBusy:
         return back(f"busy={job_id}", job_id)
-    return back(f"ran={record['run_id']}" if record else "", job_id)
+    except RunQueued:
+        return back(f"queued={job_id}", job_id)
+    return back(f"ran={record['run_id']}", job_id)
 
 
 @router.post("/jobs/{job_id}/{action}")

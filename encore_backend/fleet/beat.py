@@ -1,0 +1,111 @@
+"""`encore beat`'s scheduler: RedBeat (schedule and lock in Redis) with the registry's schedules
+and the tick's fire time in each message.
+
+RedBeat stores a schedule as a plain interval; entries are rebuilt from the registry when
+loaded, so the fire times stay on the registry's grid whichever beat holds the lock. The beat
+holding the lock also writes who it is (`leader_key`), which `/health/scheduler` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from datetime import datetime
+from typing import Any
+
+from celery import Celery
+from redbeat import RedBeatScheduler
+from redbeat.schedulers import RedBeatSchedulerEntry, get_redis
+
+from encore_backend.clock import Clock, SystemClock, iso_z
+from encore_backend.config import Settings
+from encore_backend.fleet.app import BEAT_LOCK_TIMEOUT, KEY_PREFIX
+from encore_backend.fleet.schedule import RegistrySchedule
+from encore_backend.scheduler.registry import REGISTRY, JobSpec, as_registry
+
+log = logging.getLogger("encore.fleet.beat")
+TICK_TASK = "encore.tick"
+LEADER_KEY = f"{KEY_PREFIX}beat:leader"
+CLOCK_ATTR = "encore_clock"  # app attribute: the Clock beat reads (tests inject one)
+
+
+def beat_clock(app: Celery) -> Clock:
+    return getattr(app, CLOCK_ATTR, None) or SystemClock()
+
+
+def registry_entries(app: Celery) -> dict[str, dict[str, Any]]:
+    """The beat schedule: one entry per registry job, named by its id."""
+    settings: Settings = app.encore_settings  # type: ignore[attr-defined]
+    clock = beat_clock(app)
+    return {
+        spec.id: {
+            "task": TICK_TASK,
+            "schedule": RegistrySchedule(spec, settings, nowfun=clock.now),
+            "args": (spec.id,),
+        }
+        for spec in REGISTRY
+    }
+
+
+class RegistryEntry(RedBeatSchedulerEntry):  # type: ignore[misc]
+    """A RedBeat entry whose schedule comes from the registry, not from Redis's JSON."""
+
+    @classmethod
+    def from_key(cls, key: str, app: Celery | None = None) -> RegistryEntry:
+        entry: RegistryEntry = super().from_key(key, app=app)
+        spec = as_registry(REGISTRY).get(entry.name)
+        if spec is not None and app is not None:
+            entry.schedule = _schedule_for(app, spec)
+        return entry
+
+
+def _schedule_for(app: Celery, spec: JobSpec) -> RegistrySchedule:
+    settings: Settings = app.encore_settings  # type: ignore[attr-defined]
+    return RegistrySchedule(spec, settings, nowfun=beat_clock(app).now)
+
+
+class EncoreBeatScheduler(RedBeatScheduler):  # type: ignore[misc]
+    """RedBeat, fed by the registry; each tick message carries its fire time."""
+
+    Entry = RegistryEntry
+
+    def setup_schedule(self) -> None:
+        self.app.redbeat_conf.schedule = registry_entries(self.app)
+        super().setup_schedule()
+
+    def apply_async(
+        self, entry: RegistryEntry, producer: Any = None, advance: bool = True, **kwargs: Any
+    ) -> Any:
+        schedule = entry.schedule
+        if isinstance(schedule, RegistrySchedule):
+            fire_time = schedule.fire_time(schedule.now())
+            entry.kwargs = {**(entry.kwargs or {}), "fire_time": iso_z(fire_time)}
+        return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        remaining: float = super().tick(*args, **kwargs)
+        if self.lock is not None:
+            announce_leader(self.app, since=self._since())
+        return remaining
+
+    def _since(self) -> datetime:
+        if not hasattr(self, "_leading_since"):
+            self._leading_since = beat_clock(self.app).now()
+        return self._leading_since
+
+    def close(self) -> None:
+        if self.lock is not None and self.lock.owned():
+            get_redis(self.app).delete(LEADER_KEY)
+        super().close()
+
+
+def beat_holder() -> str:
+    return f"beat@{socket.gethostname()}:{os.getpid()}"
+
+
+def announce_leader(app: Celery, *, since: datetime) -> None:
+    """Say in Redis which beat fires ticks; it lapses with the lock."""
+    body = json.dumps({"holder": beat_holder(), "since": iso_z(since)})
+    get_redis(app).set(LEADER_KEY, body, px=int(BEAT_LOCK_TIMEOUT.total_seconds() * 1000))

@@ -1,0 +1,22 @@
+"""The fleet's Fanout: per-item work becomes tasks on the work queues."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from encore_backend.fleet.app import SENDS
+
+SEND_TASK = "encore.send_emails"
+
+
+class CeleryFanout:
+    """Enqueues batches; the batches claim their items when they run."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def send_emails(self, batches: int, *, items: int, seconds: float) -> int:
+        for _ in range(batches):
+            kwargs = {"items": items, "seconds": seconds}
+            self.app.send_task(SEND_TASK, kwargs=kwargs, queue=SENDS)
+        return batches
