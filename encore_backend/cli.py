@@ -133,7 +133,7 @@ def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Tasks run at once (threads)")] = 8,
     queues: Annotated[
         list[str] | None,
-        typer.Option("--queues", help="encore.ticks and/or encore.sends (default: both)"),
+        typer.Option("--queues", help="encore.ticks, encore.sends, encore.drafts (default: all)"),
     ] = None,
 ) -> None:
     """Run a Celery worker of the fleet (ENCORE_EXECUTOR=celery)."""

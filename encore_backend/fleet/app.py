@@ -14,8 +14,8 @@ from kombu import Queue
 from encore_backend.config import Settings
 
 # Queues: ticks are short and must not wait behind a batch of 1,000 emails.
-TICKS, SENDS = "encore.ticks", "encore.sends"
-QUEUES = (TICKS, SENDS)
+TICKS, SENDS, DRAFTS = "encore.ticks", "encore.sends", "encore.drafts"
+QUEUES = (TICKS, SENDS, DRAFTS)
 # A dead beat's lock lapses after LOCK_TIMEOUT; a standby retries every MAX_INTERVAL, so it
 # fires the next ticks within LOCK_TIMEOUT + MAX_INTERVAL (SPEC §3: 30 s). RedBeat's default
 # lock timeout is 5 times beat_max_interval (25 minutes with Celery's defaults).
@@ -50,7 +50,10 @@ def configure(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=TICKS,
         task_queues=[Queue(name) for name in QUEUES],
-        task_routes={"encore.send_emails": {"queue": SENDS}},
+        task_routes={
+            "encore.send_emails": {"queue": SENDS},
+            "encore.draft_replies": {"queue": DRAFTS},
+        },
         worker_send_task_events=False,
         beat_max_loop_interval=int(BEAT_MAX_INTERVAL.total_seconds()),
         beat_scheduler="encore_backend.fleet.beat:EncoreBeatScheduler",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from celery import Celery
 
-from encore_backend.fleet.app import SENDS
+from encore_backend.fleet.app import DRAFTS, SENDS
 
-SEND_TASK = "encore.send_emails"
+SEND_TASK, DRAFT_TASK = "encore.send_emails", "encore.draft_replies"
 
 
 class CeleryFanout:
@@ -20,3 +22,9 @@ class CeleryFanout:
             kwargs = {"items": items, "seconds": seconds}
             self.app.send_task(SEND_TASK, kwargs=kwargs, queue=SENDS)
         return batches
+
+    def draft_replies(self, batches: Sequence[Sequence[int]], *, seconds: float) -> int:
+        for ids in batches:
+            kwargs = {"feedback_ids": list(ids), "seconds": seconds}
+            self.app.send_task(DRAFT_TASK, kwargs=kwargs, queue=DRAFTS)
+        return len(batches)

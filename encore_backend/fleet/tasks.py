@@ -1,4 +1,4 @@
-"""The fleet's tasks: a schedule tick, a run-now, and a batch of email sends.
+"""The fleet's tasks: a schedule tick, a run-now, a batch of email sends, a batch of drafts.
 
 Every task is idempotent through the database: a tick claims `(job_id, fire_time)`, a batch
 claims each item before sending it. So a task delivered twice (a worker killed before its
@@ -16,7 +16,7 @@ from encore_backend.fleet.app import app
 from encore_backend.fleet.worker_context import worker_ctx
 from encore_backend.scheduler.registry import DryRunUnsupported, UnknownJob, get_spec
 from encore_backend.scheduler.runner import JobBusy, record_tick, run_job, run_record
-from encore_backend.services import email_service
+from encore_backend.services import email_service, reply_service
 from encore_backend.storage.errors import StorageUnavailable
 
 log = logging.getLogger("encore.fleet.tasks")
@@ -81,3 +81,13 @@ def send_emails(items: int, seconds: float) -> dict[str, Any]:
         "retried": report.retried,
         "outcome_unknown": report.outcome_unknown + len(report.expired),
     }
+
+
+@app.task(name="encore.draft_replies", **RETRY)  # type: ignore[misc]
+def draft_replies(feedback_ids: list[int], seconds: float) -> dict[str, Any]:
+    """Draft these held feedback (unless answered meanwhile), paced by the shared AI limit.
+    A provider configuration error fails the batch; the feedback comes back when its hold
+    ends and the next tick's own draft shows the error on the run record."""
+    ctx = worker_ctx(app)
+    report = reply_service.draft_these(ctx, feedback_ids, now=ctx.clock.now(), max_seconds=seconds)
+    return {**report.by_status, "deferred": report.deferred, "lost_races": report.lost_races}

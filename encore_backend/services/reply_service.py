@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -87,7 +87,12 @@ def reply_provider(ctx: Container) -> ReplyProvider:
 
 
 def generate_replies(
-    ctx: Container, *, now: datetime, batch_size: int = BATCH_SIZE, max_seconds: float | None = None
+    ctx: Container,
+    *,
+    now: datetime,
+    batch_size: int = BATCH_SIZE,
+    max_seconds: float | None = None,
+    max_items: int | None = None,
 ) -> GenerationReport:
     """Draft every waiting feedback, oldest first, paced by MAX_AI_GENERATIONS_PER_MINUTE,
     until the backlog is empty or the run's time budget is spent.
@@ -99,19 +104,54 @@ def generate_replies(
         return report
     budget = run_budget(ctx.settings.scheduler_ai_interval_minutes, max_seconds)
     run, provider, after_id = RunClock(ctx, now, budget=budget), reply_provider(ctx), 0
+    tried = 0
     while batch := ctx.replies.candidates(now=run.now(), after_id=after_id, limit=batch_size):
         for row in batch:
-            outcome = attempt_draft(ctx, run, provider, request_for(row), report)
-            if outcome is None:
-                report.out_of_budget = True
+            if max_items is not None and tried >= max_items:
+                return report
+            tried += 1
+            if not draft_one(ctx, run, provider, row, report):
                 return report
             after_id = row["feedback_id"]
-            if outcome.transient:  # the provider is down: this feedback waits, the run stops
-                defer_or_fail(ctx, row, outcome, now=run.now(), provider=provider, report=report)
-                report.provider_down = True
-                return report
-            store_reply(ctx, row, outcome, now=run.now(), provider=provider, report=report)
     return report
+
+
+def draft_these(
+    ctx: Container, feedback_ids: Sequence[int], *, now: datetime, max_seconds: float
+) -> GenerationReport:
+    """A fleet batch: draft these feedback (held for it by the tick) unless answered meanwhile,
+    paced by the shared limit; stops as a run does (budget, provider down or refused)."""
+    report = GenerationReport()
+    run = RunClock(ctx, now, budget=timedelta(seconds=max_seconds))
+    provider = reply_provider(ctx)
+    for feedback_id in feedback_ids:
+        row = ctx.replies.draft_source(int(feedback_id))
+        if row is None or ctx.replies.for_feedback(int(feedback_id)) is not None:
+            continue
+        if not draft_one(ctx, run, provider, row, report):
+            break
+    return report
+
+
+def draft_one(
+    ctx: Container,
+    run: RunClock,
+    provider: ReplyProvider,
+    row: Mapping[str, Any],
+    report: GenerationReport,
+) -> bool:
+    """Draft and store one feedback's reply; False when the run must stop here (budget spent:
+    the feedback waits; provider down: it is deferred)."""
+    outcome = attempt_draft(ctx, run, provider, request_for(row), report)
+    if outcome is None:
+        report.out_of_budget = True
+        return False
+    if outcome.transient:  # the provider is down: this feedback waits, the run stops
+        defer_or_fail(ctx, row, outcome, now=run.now(), provider=provider, report=report)
+        report.provider_down = True
+        return False
+    store_reply(ctx, row, outcome, now=run.now(), provider=provider, report=report)
+    return True
 
 
 def preview_drafts(

@@ -7,13 +7,12 @@ the run, as in every profile) and hands the rest to send batches on other worker
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from encore_backend.scheduler.result import JobResult
 from encore_backend.services import email_service
-from encore_backend.services.fanout import Fanout, fanout_of
+from encore_backend.services.fanout import Fanout, batch_budget, fanout_of, split
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -46,32 +45,19 @@ def run(ctx: Container, now: datetime, **params: Any) -> JobResult:
     )
 
 
-MAX_BATCHES = 32  # send batches one tick enqueues at most
-MIN_SEND_SECONDS = 0.01
-
-
 def fan_out(ctx: Container, now: datetime, fanout: Fanout) -> JobResult:
-    """Send one item here (timed), then split what is still due into as many batches as the
-    rate limit can keep busy: at 20 emails a minute one sender is enough, with the limit
-    lifted every worker slot sends. Each batch works for most of one interval at most."""
+    """Send one item here (timed: a refused provider configuration fails this run, as in
+    every profile), then split what is still due into batches for the fleet."""
     started = ctx.clock.now()
     report = email_service.send_due(ctx, now=now, max_items=1, patience=0.0)
-    send_seconds = max((ctx.clock.now() - started).total_seconds(), MIN_SEND_SECONDS)
+    send_seconds = (ctx.clock.now() - started).total_seconds()
     due, _ = ctx.email_queue.due_items(now=ctx.clock.now(), limit=1)
-    limit_per_second = ctx.settings.max_emails_per_minute / 60
-    batches = min(MAX_BATCHES, due, math.ceil(limit_per_second * send_seconds))
-    enqueued = 0
-    if due:
-        batches = max(batches, 1)
-        budget = batch_budget(ctx.settings.scheduler_email_interval_minutes)
-        enqueued = fanout.send_emails(batches, items=math.ceil(due / batches), seconds=budget)
+    plan = split(
+        due, limit_per_minute=ctx.settings.max_emails_per_minute, item_seconds=send_seconds
+    )
+    budget = batch_budget(ctx.settings.scheduler_email_interval_minutes)
+    enqueued = fanout.send_emails(plan.batches, items=plan.per_batch, seconds=budget) if due else 0
     return JobResult(
         items_processed=report.sent + report.failed + report.cancelled,
         details={"sent": report.sent, "failed": report.failed, "due": due, "batches": enqueued},
     )
-
-
-def batch_budget(interval_minutes: float) -> float:
-    """A batch's seconds of work: 90 % of the interval (at most 15 min), so the batches of one
-    tick are done when the next tick splits what is left."""
-    return min(interval_minutes * 60 * 0.9, 900.0)

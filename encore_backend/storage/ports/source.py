@@ -70,6 +70,12 @@ class FeedbackStore(Protocol):
         """Count a transiently failed draft and wait until `retry_at`; False when the feedback
         got a reply meanwhile."""
 
+    def hold_drafts(
+        self, feedback_ids: Sequence[int], *, until: datetime, now: datetime
+    ) -> list[int]:
+        """Keep these unanswered feedback out of `candidates` until `until` (a fleet batch
+        drafts them meanwhile); returns the ids held (not those held or deferred already)."""
+
     def bulk_insert_customers(
         self, rows: Sequence[Mapping[str, Any]], *, now: datetime
     ) -> dict[str, int]:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -129,6 +130,25 @@ class SqlFeedbackStore:
         )
         with self.engine.begin() as conn:
             return conn.execute(change).rowcount == 1
+
+    def hold_drafts(
+        self, feedback_ids: Sequence[int], *, until: datetime, now: datetime
+    ) -> list[int]:
+        """Set draft_retry_at = until on each unanswered feedback not already waiting (one
+        transaction; a row another tick held or a draft deferred is left alone)."""
+        answered = exists().where(m.ai_responses.c.feedback_id == f.c.feedback_id)
+        free = or_(f.c.draft_retry_at.is_(None), f.c.draft_retry_at <= now)
+        held = []
+        with self.engine.begin() as conn:
+            for feedback_id in feedback_ids:
+                change = (
+                    update(f)
+                    .where(f.c.feedback_id == feedback_id, free, ~answered)
+                    .values(draft_retry_at=until)
+                )
+                if conn.execute(change).rowcount == 1:
+                    held.append(int(feedback_id))
+        return held
 
     def bulk_insert_customers(
         self, rows: Sequence[Mapping[str, Any]], *, now: datetime
