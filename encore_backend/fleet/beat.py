@@ -17,7 +17,9 @@ from typing import Any
 
 from celery import Celery
 from redbeat import RedBeatScheduler
-from redbeat.schedulers import RedBeatSchedulerEntry, get_redis
+from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, RedBeatSchedulerEntry, get_redis
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from redis.lock import Lock
 
 from encore_backend.clock import Clock, SystemClock, iso_z
 from encore_backend.config import Settings
@@ -70,6 +72,7 @@ class EncoreBeatScheduler(RedBeatScheduler):  # type: ignore[misc]
     """RedBeat, fed by the registry; each tick message carries its fire time."""
 
     Entry = RegistryEntry
+    lock: Lock | None = None
 
     def setup_schedule(self) -> None:
         self.app.redbeat_conf.schedule = registry_entries(self.app)
@@ -85,10 +88,40 @@ class EncoreBeatScheduler(RedBeatScheduler):  # type: ignore[misc]
         return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        remaining: float = super().tick(*args, **kwargs)
-        if self.lock is not None:
+        """RedBeat's tick, made to outlive Redis: an outage or a lock lost with a restarted
+        Redis (it may keep nothing) is logged and retried, never fatal; the lock is taken
+        back when free, and the entries a wiped Redis lost are stored again."""
+        try:
+            if not self._hold_lock():
+                return float(self.max_interval)  # another beat fires the ticks
+            if get_redis(self.app).zcard(self.app.redbeat_conf.schedule_key) < len(REGISTRY):
+                log.warning("beat: schedule entries missing in Redis; storing them again")
+                self.setup_schedule()
+            remaining: float = super().tick(*args, **kwargs)
             announce_leader(self.app, since=self._since())
-        return remaining
+            return remaining
+        except (RedisError, LockError) as exc:
+            log.warning("beat: Redis unavailable or lock lost (%s); retrying", exc)
+            return float(self.max_interval)
+
+    def _hold_lock(self) -> bool:
+        """Extend our lock, or try (without waiting) to take it when we have none."""
+        if self.lock is not None:
+            try:
+                self.lock.extend(int(self.lock_timeout))
+                return True
+            except LockNotOwnedError:
+                log.warning("beat: lost the schedule lock")
+                self.lock = None
+                self.__dict__.pop("_leading_since", None)
+        client = get_redis(self.app)
+        lock = client.lock(self.lock_key, timeout=self.lock_timeout, sleep=self.max_interval)
+        lock.lua_extend = client.register_script(LUA_EXTEND_TO_SCRIPT)
+        if not lock.acquire(blocking=False):
+            return False
+        log.info("beat: acquired the schedule lock")
+        self.lock = lock
+        return True
 
     def _since(self) -> datetime:
         if not hasattr(self, "_leading_since"):
@@ -96,9 +129,12 @@ class EncoreBeatScheduler(RedBeatScheduler):  # type: ignore[misc]
         return self._leading_since
 
     def close(self) -> None:
-        if self.lock is not None and self.lock.owned():
-            get_redis(self.app).delete(LEADER_KEY)
-        super().close()
+        try:
+            if self.lock is not None and self.lock.owned():
+                get_redis(self.app).delete(LEADER_KEY)
+            super().close()
+        except RedisError as exc:  # the lock lapses by itself
+            log.warning("beat: could not release the lock (%s)", exc)
 
 
 def beat_holder() -> str:
