@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from encore_backend.clock import iso_z
 from encore_backend.domain.enums import RunStatus, RunTrigger
 from encore_backend.fleet.app import app
 from encore_backend.fleet.worker_context import worker_ctx
@@ -47,9 +48,18 @@ def tick(job_id: str, fire_time: str | None = None) -> dict[str, Any] | None:
     if fire is not None and now - fire > spec.catch_up(ctx.settings):
         error = "missed: later than the catch-up window"
         record = record_tick(ctx, job_id, fire_time=fire, status=RunStatus.MISSED, error=error)
-        return run_record(record) if record else None
+        return brief(record)
     record = run_job(ctx, job_id, trigger=RunTrigger.SCHEDULE, fire_time=fire)
-    return run_record(record) if record else None
+    return brief(record)
+
+
+def brief(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a tick task answers (Celery logs it): the run's id and outcome; None when another
+    worker had claimed the tick."""
+    if record is None:
+        return None
+    keys = ("run_id", "job_id", "status", "items_processed")
+    return {"fire_time": iso_z(record["fire_time"]), **{key: record[key] for key in keys}}
 
 
 @app.task(name="encore.run_now", **RETRY)  # type: ignore[misc]
