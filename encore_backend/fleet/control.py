@@ -17,9 +17,10 @@ from encore_backend.clock import iso_z
 from encore_backend.fleet.app import TICKS, configure
 from encore_backend.fleet.beat import RegistryEntry
 from encore_backend.scheduler.control import RunQueued
+from encore_backend.scheduler.job_controls import JobControls
 from encore_backend.scheduler.provider_status import provider_errors, stopped_reason
 from encore_backend.scheduler.registry import DryRunUnsupported, JobSpec, get_spec, registry_for
-from encore_backend.scheduler.runner import JobBusy, current_owner, run_record
+from encore_backend.scheduler.runner import JobBusy, run_record
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 RUN_NOW_TIMEOUT = timedelta(seconds=60)
 
 
-class FleetScheduler:
+class FleetScheduler(JobControls):
     """Jobs, controls and health of the Celery profile, for one API process."""
 
     leading = False  # an API process never fires ticks in this profile
@@ -69,21 +70,6 @@ class FleetScheduler:
         if answer.get("refused") == "dry_run":
             raise DryRunUnsupported(job_id)
         return answer
-
-    def pause(self, job_id: str) -> dict[str, Any]:
-        return self._set_paused(job_id, True)
-
-    def resume(self, job_id: str) -> dict[str, Any]:
-        return self._set_paused(job_id, False)
-
-    def _set_paused(self, job_id: str, paused: bool) -> dict[str, Any]:
-        get_spec(self.ctx, job_id)
-        now = self.ctx.clock.now()
-        self.ctx.job_controls.set_paused(job_id=job_id, paused=paused, now=now, by=current_owner())
-        return self.job(job_id)
-
-    def job(self, job_id: str) -> dict[str, Any]:
-        return next(job for job in self.jobs() if job["id"] == job_id)
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every registry job: its next fire time on the registry's grid, pause, newest run;

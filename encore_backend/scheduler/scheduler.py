@@ -22,11 +22,11 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from encore_backend.clock import iso_z
 from encore_backend.config import Settings
 from encore_backend.domain.enums import RunStatus, RunTrigger
+from encore_backend.scheduler.job_controls import JobControls
 from encore_backend.scheduler.leader import LEASE_NAME, LeaderElector
 from encore_backend.scheduler.provider_status import provider_errors, stopped_reason
 from encore_backend.scheduler.registry import JobSpec, Schedule, get_spec, registry_for
 from encore_backend.scheduler.runner import (
-    current_owner,
     reap_dead_local_runs,
     record_tick,
     run_job,
@@ -149,7 +149,7 @@ def _register(
     scheduler.modify_job(spec.id, func=FIRE_REF, next_run_time=next_run, **options)
 
 
-class EngineScheduler:
+class EngineScheduler(JobControls):
     """This process's part in scheduling: an elector always, APScheduler while it leads.
 
     Pause and resume are written to `job_controls` by whichever process takes the request and
@@ -246,23 +246,6 @@ class EngineScheduler:
         record = run_job(self.ctx, job_id, trigger=RunTrigger.MANUAL, params=params)
         assert record is not None  # a manual run's tick key is unique: it cannot lose a claim
         return run_record(record)
-
-    def pause(self, job_id: str) -> dict[str, Any]:
-        """Pause `job_id` for every process and every restart."""
-        return self._set_paused(job_id, True)
-
-    def resume(self, job_id: str) -> dict[str, Any]:
-        return self._set_paused(job_id, False)
-
-    def _set_paused(self, job_id: str, paused: bool) -> dict[str, Any]:
-        get_spec(self.ctx, job_id)
-        now = self.ctx.clock.now()
-        self.ctx.job_controls.set_paused(job_id=job_id, paused=paused, now=now, by=current_owner())
-        self._apply()
-        return self.job(job_id)
-
-    def job(self, job_id: str) -> dict[str, Any]:
-        return next(job for job in self.jobs() if job["id"] == job_id)
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every registry job: trigger, next run time, pause state and its newest run."""
