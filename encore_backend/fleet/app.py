@@ -6,6 +6,7 @@ broker before a worker, beat or API process uses it.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from celery import Celery
@@ -32,6 +33,8 @@ app = Celery("encore", include=["encore_backend.fleet.tasks"])
 def configure(settings: Settings) -> Celery:
     """Point the app at the settings' Redis; returns the app (idempotent)."""
     url = settings.celery_broker_url
+    if getattr(app, "encore_settings", None) is not None and app.conf.broker_url != url:
+        forget_broker(app)
     app.conf.update(
         broker_url=url,
         result_backend=url,
@@ -63,3 +66,15 @@ def configure(settings: Settings) -> Celery:
     )
     app.encore_settings = settings  # type: ignore[attr-defined]
     return app
+
+
+def forget_broker(celery: Celery) -> None:
+    """Drop what the app keeps for the Redis it used before: its connection and producer pools,
+    result backend and RedBeat client are made once, so without this a process pointed at a
+    second Redis (a test on its own database) would go on using the first."""
+    celery._pool = None  # kombu keeps one pool per URL: pointed back, the app finds it again
+    celery.__dict__.pop("amqp", None)  # holds the producer pool
+    celery._backend_cache = None
+    celery._local = threading.local()  # the per-thread result backends
+    for name in ("redbeat_conf", "redbeat_redis"):
+        celery.__dict__.pop(name, None)

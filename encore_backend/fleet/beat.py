@@ -38,17 +38,19 @@ def beat_clock(app: Celery) -> Clock:
 
 
 def registry_entries(app: Celery) -> dict[str, dict[str, Any]]:
-    """The beat schedule: one entry per registry job, named by its id."""
-    settings: Settings = app.encore_settings  # type: ignore[attr-defined]
-    clock = beat_clock(app)
-    return {
-        spec.id: {
+    """The beat schedule: one entry per registry job, named by its id. `last_run_at` is kept
+    only by an entry new to Redis (RedBeat keeps a stored entry's own)."""
+    now = beat_clock(app).now()
+    entries = {}
+    for spec in REGISTRY:
+        schedule = _schedule_for(app, spec)
+        entries[spec.id] = {
             "task": TICK_TASK,
-            "schedule": RegistrySchedule(spec, settings, nowfun=clock.now),
+            "schedule": schedule,
             "args": (spec.id,),
+            "last_run_at": schedule.started(now),
         }
-        for spec in REGISTRY
-    }
+    return entries
 
 
 class RegistryEntry(RedBeatSchedulerEntry):  # type: ignore[misc]

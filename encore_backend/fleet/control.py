@@ -16,6 +16,7 @@ from redbeat.schedulers import ensure_conf
 from encore_backend.clock import iso_z
 from encore_backend.fleet.app import TICKS, configure
 from encore_backend.fleet.beat import RegistryEntry
+from encore_backend.fleet.status import REDIS_ERRORS, FleetStatus
 from encore_backend.scheduler.control import RunQueued
 from encore_backend.scheduler.job_controls import JobControls
 from encore_backend.scheduler.provider_status import provider_errors, stopped_reason
@@ -25,7 +26,7 @@ from encore_backend.scheduler.runner import JobBusy, run_record
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
 
-RUN_NOW_TIMEOUT = timedelta(seconds=60)
+RUN_NOW_TIMEOUT = timedelta(seconds=60)  # then the API answers 202 with the task id
 
 
 class FleetScheduler(JobControls):
@@ -34,17 +35,20 @@ class FleetScheduler(JobControls):
     leading = False  # an API process never fires ticks in this profile
 
     def __init__(self, ctx: Container) -> None:
-        from encore_backend.fleet.status import FleetStatus
-
         self.ctx = ctx
         self.app = configure(ctx.settings)
         self.status = FleetStatus(self.app)
         self.started_at: datetime | None = None
+        # How long run_now waits for a worker's answer (an attribute: tests wait less).
+        self.run_now_timeout = RUN_NOW_TIMEOUT
 
     @property
     def running(self) -> bool:
-        """A beat holds the lock (ticks are being fired)."""
-        return self.status.leader() is not None
+        """A beat holds the lock (ticks are being fired); False when Redis does not answer."""
+        try:
+            return self.status.leader() is not None
+        except REDIS_ERRORS:
+            return False
 
     def start(self) -> None:
         self.started_at = self.ctx.clock.now()
@@ -61,7 +65,7 @@ class FleetScheduler(JobControls):
             "encore.run_now", args=(job_id,), kwargs={"dry_run": dry_run}, queue=TICKS
         )
         try:
-            answer: dict[str, Any] = result.get(timeout=RUN_NOW_TIMEOUT.total_seconds())
+            answer: dict[str, Any] = result.get(timeout=self.run_now_timeout.total_seconds())
         except CeleryTimeout:
             raise RunQueued(job_id, result.id) from None
         if answer.get("refused") == "busy":
@@ -73,23 +77,27 @@ class FleetScheduler(JobControls):
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every registry job: its next fire time on the registry's grid, pause, newest run;
-        `scheduled` says the beat has stored its entry in Redis."""
+        `scheduled` says the beat has stored its entry in Redis (None: Redis does not answer;
+        the rest comes from the database)."""
         paused = self.ctx.job_controls.paused_ids()
         stored = self._stored_entries()
         return [
-            self._describe(spec, spec.id in stored, spec.id in paused)
+            self._describe(spec, None if stored is None else spec.id in stored, spec.id in paused)
             for spec in registry_for(self.ctx).values()
         ]
 
-    def _stored_entries(self) -> set[str]:
+    def _stored_entries(self) -> set[str] | None:
         ensure_conf(self.app)
         keys = {
             spec.id: RegistryEntry.generate_key(self.app, spec.id)
             for spec in registry_for(self.ctx).values()
         }
-        return {job_id for job_id, key in keys.items() if self.status.redis.exists(key)}
+        try:
+            return {job_id for job_id, key in keys.items() if self.status.redis.exists(key)}
+        except REDIS_ERRORS:
+            return None
 
-    def _describe(self, spec: JobSpec, scheduled: bool, paused: bool) -> dict[str, Any]:
+    def _describe(self, spec: JobSpec, scheduled: bool | None, paused: bool) -> dict[str, Any]:
         last = self.ctx.job_runs.latest(job_id=spec.id)
         trigger = spec.schedule.trigger(self.ctx.settings)
         upcoming = None if paused else trigger.get_next_fire_time(None, self.ctx.clock.now())
@@ -110,22 +118,28 @@ class FleetScheduler(JobControls):
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when a beat holds the lock, a worker answers, no provider is refusing us and
         no unpaused job's newest run is older than two of its periods (plus its catch-up)."""
-        leader, workers = self.status.leader(), self.status.workers()
         jobs = self.jobs()
+        problems = []
+        try:
+            leader, workers = self.status.leader(), self.status.workers()
+            queues: dict[str, int] | None = self.status.queue_depths()
+        except REDIS_ERRORS as exc:
+            leader, workers, queues = None, [], None
+            problems.append(f"the broker's Redis does not answer ({exc})")
+        else:
+            if leader is None:
+                problems.append("no beat holds the schedule lock")
+            if not workers:
+                problems.append("no worker answers")
         body: dict[str, Any] = {
             "executor": "celery",
             "running": leader is not None,
             "role": "api",
             "leader": leader,
             "workers": workers,
-            "queues": self.status.queue_depths(),
+            "queues": queues,
             "provider_errors": provider_errors(self.ctx, jobs),
         }
-        problems = []
-        if leader is None:
-            problems.append("no beat holds the schedule lock")
-        if not workers:
-            problems.append("no worker answers")
         overdue = [job["id"] for job in jobs if self._overdue(job)]
         if overdue:
             problems.append(f"overdue by more than two intervals: {', '.join(overdue)}")

@@ -31,6 +31,17 @@ class RegistrySchedule(schedule):  # type: ignore[misc]
         """The tick a send at `now` stands for (the latest fire time at or before it)."""
         return self.spec.schedule.latest(self.settings, as_utc(now))
 
+    def started(self, now: datetime) -> datetime:
+        """The last_run_at of an entry new to Redis, as if the tick before its first had been
+        sent: an interval job sends its current tick at once, a Cron job waits for its next
+        one, as on the embedded scheduler's first start (a first tick older than its catch-up
+        window is left out)."""
+        now = as_utc(now)
+        first = self.spec.schedule.first(self.settings, now)
+        if first is None or first > now or now - first > self.spec.catch_up(self.settings):
+            return now
+        return first - timedelta(microseconds=1)
+
     def next_fire(self, now: datetime) -> datetime | None:
         trigger = self.spec.schedule.trigger(self.settings)
         return trigger.get_next_fire_time(None, as_utc(now))  # type: ignore[no-any-return]

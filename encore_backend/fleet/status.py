@@ -9,6 +9,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from encore_backend.fleet.app import KEY_PREFIX, QUEUES
 from encore_backend.fleet.beat import LEADER_KEY
@@ -17,6 +18,8 @@ log = logging.getLogger("encore.fleet.status")
 TASK_COUNTS_KEY = f"{KEY_PREFIX}fleet:tasks"  # hash "task|state" -> count
 PING_TIMEOUT_SECONDS = 1.0
 TASK_STATES = ("succeeded", "failed", "retried")
+# What a read raises when the broker's Redis does not answer (redis-py, or kombu for pings).
+REDIS_ERRORS = (redis.RedisError, OperationalError, OSError)
 
 
 class FleetStatus:
@@ -25,6 +28,10 @@ class FleetStatus:
     def __init__(self, app: Celery) -> None:
         self.app = app
         self.redis = redis.Redis.from_url(app.conf.broker_url, socket_timeout=5)
+
+    def close(self) -> None:
+        """Release this reader's Redis connections."""
+        self.redis.close()
 
     def leader(self) -> dict[str, Any] | None:
         raw = self.redis.get(LEADER_KEY)

@@ -1,8 +1,10 @@
 """Prometheus metrics: run counters of this process, and gauges read from the database.
 
 Counters (runs, failures, durations, items) count what this process ran, as Prometheus expects
-of each scraped process. Gauges (last run per job, queue depth, alerts, webhook and provider
-failures) are read from the shared database at scrape time, so every node reports the same truth.
+of each scraped process. Gauges (last run per job, time since each job's last success, queue
+depth, alerts, webhook and provider failures) are read from the shared database at scrape time,
+so every node reports the same truth. On the Celery profile the fleet's task counters, queue
+depths, workers and beat lock come from Redis (fleet/metrics.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from encore_backend.clock import as_utc
 from encore_backend.domain.enums import ALERT_LEVEL_ORDER, EmailKind, QueueStatus, RunStatus
 from encore_backend.scheduler import runner
 from encore_backend.scheduler.registry import registry_for
@@ -88,6 +91,7 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         families: tuple[Callable[[], Iterable[Metric]], ...] = (
             self._last_runs,
+            self._since_success,
             self._queue,
             self._alerts,
             self._webhooks,
@@ -118,6 +122,22 @@ class StoreCollector(Collector):
             gauges["items"].add_metric([job_id], last["items_processed"] or 0)
             gauges["success"].add_metric([job_id], float(last["status"] == RunStatus.SUCCESS))
         yield from gauges.values()
+
+    def _since_success(self) -> Iterator[Metric]:
+        """Seconds since each job's newest successful run finished, on the container's clock
+        (a job that never succeeded has no sample: alert on its absence, or on last_run)."""
+        family = GaugeMetricFamily(
+            "encore_job_seconds_since_success",
+            "Seconds since each job's newest successful run (not a dry run) finished",
+            labels=["job_id"],
+        )
+        now = self.ctx.clock.now()
+        for job_id in registry_for(self.ctx):
+            run = self.ctx.job_runs.latest_success(job_id=job_id)
+            if run is not None:
+                done = as_utc(run["finished_at"])
+                family.add_metric([job_id], max((now - done).total_seconds(), 0.0))
+        yield family
 
     def _queue(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
@@ -170,7 +190,12 @@ def by_label(
 
 
 def render(ctx: Container) -> bytes:
-    """The Prometheus text exposition: this process's counters, then the database gauges."""
+    """The Prometheus text exposition: this process's counters, then the database gauges, and
+    on the Celery profile the fleet's families read from Redis."""
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(StoreCollector(ctx))
+    if ctx.settings.encore_executor == "celery":
+        from encore_backend.fleet.metrics import FleetCollector
+
+        scrape.register(FleetCollector(ctx.settings))
     return generate_latest(run_metrics().registry) + generate_latest(scrape)

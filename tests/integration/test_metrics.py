@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from factories import make_customer, make_feedback, make_venue
 from fastapi.testclient import TestClient
+from metrics_support import scrape, value
 from prometheus_client.parser import text_string_to_metric_families
 
 from encore_backend.api.app import create_app
@@ -21,29 +22,11 @@ from encore_backend.scheduler.runner import record_tick, run_job
 from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
 
 @pytest.fixture
 def client(ctx: Container) -> Iterator[TestClient]:
     with TestClient(create_app(ctx, start_scheduler=False)) as test_client:
         yield test_client
-
-
-def scrape(client: TestClient) -> Samples:
-    """Every sample of /metrics by (name, sorted labels); the request carries no token."""
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(response.text)
-        for s in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def seed(ctx: Container, clock: ManualClock) -> None:
@@ -125,3 +108,24 @@ def test_a_store_that_cannot_be_reached_drops_only_its_own_family(
     names = {family.name for family in text_string_to_metric_families(text)}
     assert "encore_ai_replies" not in names  # read from the unreachable store
     assert {"encore_alerts", "encore_email_queue_items", "encore_webhook_deliveries"} <= names
+
+
+def test_seconds_since_each_jobs_last_success_read_on_the_containers_clock(
+    ctx: Container, clock: ManualClock, client: TestClient
+) -> None:
+    """A failed run or a dry run after it does not reset it; a job that never succeeded has no
+    sample; the embedded profile has no fleet families."""
+    succeeded = run_job(ctx, "alert_detector", trigger=RunTrigger.MANUAL)
+    assert succeeded["status"] == RunStatus.SUCCESS
+    clock.advance(seconds=60)
+    failed = run_job(ctx, "alert_detector", trigger=RunTrigger.MANUAL, params={"batch_size": "x"})
+    assert failed["status"] == RunStatus.FAILED
+    dry = run_job(ctx, "ai_generator", trigger=RunTrigger.MANUAL, params={"dry_run": True})
+    assert dry["status"] == RunStatus.SUCCESS and dry["dry_run"]
+    clock.advance(seconds=30)
+    samples = scrape(client)
+    assert value(samples, "encore_job_seconds_since_success", job_id="alert_detector") == 90
+    assert ("encore_job_seconds_since_success", (("job_id", "ai_generator"),)) not in samples
+    assert ctx.job_runs.latest_success(job_id="alert_detector")["run_id"] == succeeded["run_id"]
+    assert ctx.job_runs.latest_success(job_id="ai_generator") is None
+    assert not any(name.startswith("encore_fleet_") for name, _ in samples)

@@ -142,6 +142,9 @@ class JobRunStore(Protocol):
 
     def latest(self, *, job_id: str) -> dict[str, Any] | None: ...
 
+    def latest_success(self, *, job_id: str) -> dict[str, Any] | None:
+        """The job's newest successful run that did its work (dry runs aside), or None."""
+
 
 class JobControlStore(Protocol):
     """Per-job pause switches shared by every process."""

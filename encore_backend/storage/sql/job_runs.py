@@ -190,6 +190,17 @@ class SqlJobRunStore:
         runs = self.list_runs(job_id=job_id, limit=1)
         return runs[0] if runs else None
 
+    def latest_success(self, *, job_id: str) -> dict[str, Any] | None:
+        """The newest `success` row that was not a dry run (a preview refreshes nothing)."""
+        query = select(job_runs).where(
+            job_runs.c.job_id == job_id,
+            job_runs.c.status == RunStatus.SUCCESS,
+            job_runs.c.dry_run.is_(False),
+        )
+        with read_only(self.engine) as conn:
+            row = conn.execute(query.order_by(*ordered(RUN_ORDER)).limit(1)).first()
+        return dict(row._mapping) if row else None
+
 
 def _row(
     job_id: str,
