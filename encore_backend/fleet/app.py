@@ -61,6 +61,7 @@ def configure(settings: Settings) -> Celery:
         beat_max_loop_interval=int(BEAT_MAX_INTERVAL.total_seconds()),
         beat_scheduler="encore_backend.fleet.beat:EncoreBeatScheduler",
         redbeat_redis_url=url,
+        redbeat_redis_options={"socket_timeout": 10, "socket_connect_timeout": 5},
         redbeat_key_prefix=f"{KEY_PREFIX}redbeat:",
         redbeat_lock_timeout=int(BEAT_LOCK_TIMEOUT.total_seconds()),
     )

@@ -112,8 +112,23 @@ class FleetScheduler(JobControls):
         }
 
     def leader(self) -> dict[str, Any] | None:
-        """The beat holding the RedBeat lock, or None when no beat fires ticks."""
-        return self.status.leader()
+        """The beat holding the RedBeat lock, or None when no beat fires ticks (or Redis does
+        not answer: nobody can be seen holding it)."""
+        try:
+            return self.status.leader()
+        except REDIS_ERRORS:
+            return None
+
+    def panel(self) -> dict[str, Any]:
+        """The console's fleet line: live workers and queue depths, or why they are unknown."""
+        try:
+            return {"workers": self.status.workers(), "queues": self.status.queue_depths()}
+        except REDIS_ERRORS as exc:
+            return {
+                "workers": [],
+                "queues": {},
+                "error": f"the broker's Redis does not answer ({exc})",
+            }
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when a beat holds the lock, a worker answers, no provider is refusing us and

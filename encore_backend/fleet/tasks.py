@@ -58,7 +58,7 @@ def brief(record: dict[str, Any] | None) -> dict[str, Any] | None:
     worker had claimed the tick."""
     if record is None:
         return None
-    keys = ("run_id", "job_id", "status", "items_processed")
+    keys = ("run_id", "job_id", "trigger", "status", "items_processed", "error")
     return {"fire_time": iso_z(record["fire_time"]), **{key: record[key] for key in keys}}
 
 

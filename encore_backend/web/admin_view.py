@@ -78,4 +78,4 @@ def fleet_panel(scheduler: SchedulerControl) -> dict[str, Any] | None:
     """The Celery fleet's live workers and queue depths (None in the embedded profile)."""
     if isinstance(scheduler, EngineScheduler):
         return None
-    return {"workers": scheduler.status.workers(), "queues": scheduler.status.queue_depths()}
+    return scheduler.panel()

@@ -154,7 +154,7 @@ def test_health_says_why_the_fleet_is_not_ready(
     assert "no worker answers" in body["reason"]
     assert body["executor"] == "celery" and body["role"] == "api"
     assert body["leader"] is None and body["workers"] == []
-    assert body["queues"] == {"encore.ticks": 1, "encore.sends": 0}
+    assert body["queues"] == {"encore.ticks": 1, "encore.sends": 0, "encore.drafts": 0}
 
 
 def test_health_is_ok_with_a_beat_holding_the_lock_and_a_worker(
@@ -169,7 +169,7 @@ def test_health_is_ok_with_a_beat_holding_the_lock_and_a_worker(
     assert body["status"] == "ok" and body["running"] is True
     assert body["leader"] == {"holder": beat_holder(), "since": "2026-03-10T12:00:00Z"}
     assert body["workers"] == [worker.hostname]
-    assert body["queues"] == {"encore.ticks": 0, "encore.sends": 0}
+    assert body["queues"] == {"encore.ticks": 0, "encore.sends": 0, "encore.drafts": 0}
     listed = api.get("/api/admin/jobs", headers=ADMIN).json()
     assert listed["scheduler"]["running"] is True
 
@@ -199,7 +199,7 @@ def test_the_console_shows_the_workers_and_queue_depth(
     assert idle.status_code == 200
     assert fleet_line(idle.text) == (
         "no beat holds the schedule lock · no worker answers · "
-        "queued: encore.ticks 1, encore.sends 0"
+        "queued: encore.ticks 1, encore.sends 0, encore.drafts 0"
     )
     announce_leader(app, since=clock.now())
     with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False) as running:
@@ -207,7 +207,7 @@ def test_the_console_shows_the_workers_and_queue_depth(
         line = fleet_line(api.get("/admin").text)
     assert line == (
         f"beat {beat_holder()} fires the ticks · 1 worker: {running.hostname} · "
-        "queued: encore.ticks 0, encore.sends 0"
+        "queued: encore.ticks 0, encore.sends 0, encore.drafts 0"
     )
 
 
@@ -218,9 +218,13 @@ def test_with_redis_gone_health_says_so_and_the_jobs_still_list(
     fleet_ctx.settings = fleet_ctx.settings.model_copy(
         update={"celery_broker_url": "redis://127.0.0.1:1/0"}  # nothing listens there
     )
-    with TestClient(create_app(fleet_ctx)) as client:
+    with TestClient(create_app(fleet_ctx), follow_redirects=False) as client:
         health = client.get("/health/scheduler")
         listed = client.get("/api/admin/jobs", headers=ADMIN)
+        sign_in_admin(client)
+        console = client.get("/admin")
+    assert console.status_code == 200
+    assert "Celery fleet: the broker&#39;s Redis does not answer" in console.text
     assert health.status_code == 503
     assert health.json()["reason"].startswith("the broker's Redis does not answer")
     assert health.json()["queues"] is None and health.json()["running"] is False

@@ -39,7 +39,7 @@ def test_a_worker_on_an_unknown_queue_is_refused(env: dict[str, str], queues: li
     assert result.exit_code == 2
     unknown = queues[1].split(",")[-1]
     assert result.output.strip() == (
-        f"--queues: unknown {unknown}; expected encore.ticks, encore.sends"
+        f"--queues: unknown {unknown}; expected encore.ticks, encore.sends, encore.drafts"
     ), result.output
 
 
