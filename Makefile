@@ -23,7 +23,7 @@ run: $(STAMP)
 
 test: $(STAMP) services chromium
 	$(BIN)/ruff check encore_backend tests bench
-	$(BIN)/pytest
+	bash scripts/test.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check encore_backend tests bench

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from support.databases import BACKENDS, create_database, drop_database
-from support.dynamo import CREDENTIAL_ENV, dynamo_settings, fresh_tables
+from support.dynamo import CREDENTIAL_ENV, dynamo_settings, empty_tables, fresh_tables
 from support.moto_server import moto_server
 
 from encore_backend.bootstrap import Container, build
 from encore_backend.clock import ManualClock
 from encore_backend.config import Settings
-from encore_backend.storage.dynamodb.connection import Dynamo
+from encore_backend.storage.dynamodb.connection import Dynamo, connect
 from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.migrate import upgrade
 from encore_backend.storage.sql.models import metadata
@@ -83,19 +83,44 @@ def moto_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def dynamo_profile(settings: Settings, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """`settings` in the DynamoDB profile, on fresh tables of its own (credentials for moto
-    are set for this test only: other tests check what happens without any)."""
+@pytest.fixture(scope="session")
+def dynamo_tables(moto_url: str) -> Dynamo:
+    """A client on this session's DynamoDB tables, created once; tests empty them with it."""
+    profile = dynamo_settings(Settings(_env_file=None), moto_url)  # type: ignore[call-arg]
+    with pytest.MonkeyPatch.context() as patch:
+        moto_credentials(patch)
+        return fresh_tables(profile)  # the client keeps the credentials it resolved
+
+
+def moto_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials for moto, for one test only: other tests check what happens without any."""
     for name, value in CREDENTIAL_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def dynamo_profile(
+    settings: Settings, moto_url: str, dynamo_tables: Dynamo, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """`settings` in the DynamoDB profile, on the session's tables emptied for this test."""
+    moto_credentials(monkeypatch)
+    empty_tables(dynamo_tables)
+    return dynamo_settings(settings, moto_url, dynamo_tables.prefix)
+
+
+@pytest.fixture
+def bare_dynamo_profile(
+    settings: Settings, moto_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """`settings` in the DynamoDB profile under a prefix of its own, with no table yet."""
+    moto_credentials(monkeypatch)
     return dynamo_settings(settings, moto_url)
 
 
 @pytest.fixture
 def dynamo(dynamo_profile: Settings) -> Dynamo:
-    """A client on fresh tables of this test's DynamoDB profile."""
-    return fresh_tables(dynamo_profile)
+    """A client on this test's (empty) tables of the DynamoDB profile."""
+    return connect(dynamo_profile)
 
 
 @pytest.fixture(params=["sql", "dynamodb"])
@@ -110,7 +135,6 @@ def store_ctx(request: pytest.FixtureRequest, derived: str, ctx: Container) -> C
     if derived == "sql":
         return ctx
     profile: Settings = request.getfixturevalue("dynamo_profile")
-    fresh_tables(profile)
     return build(profile, clock=ctx.clock, engine=ctx.engine)
 
 

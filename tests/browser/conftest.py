@@ -29,6 +29,15 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist (scripts/test.sh), one worker runs every browser test, in file order: one
+    seeded site and one Chromium, as in a serial run."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def require_browser() -> Any:
     """playwright.sync_api, when Debian's Chromium is there too (skip, or fail under CI=true)."""
     sync_api = playwright_api()

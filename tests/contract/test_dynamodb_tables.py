@@ -15,8 +15,8 @@ from encore_backend.storage.dynamodb.tables import (
 )
 
 
-def test_create_tables_is_idempotent_and_complete(dynamo_profile: Settings) -> None:
-    dynamo = connect(dynamo_profile)
+def test_create_tables_is_idempotent_and_complete(bare_dynamo_profile: Settings) -> None:
+    dynamo = connect(bare_dynamo_profile)
     names = [dynamo.name(spec) for spec in TABLES]
     assert missing_tables(dynamo) == names
     assert create_tables(dynamo) == names
@@ -36,23 +36,23 @@ def test_create_tables_is_idempotent_and_complete(dynamo_profile: Settings) -> N
             assert status["TimeToLiveStatus"] == "DISABLED"
 
 
-def test_requests_are_counted_per_operation(dynamo_profile: Settings) -> None:
-    dynamo = connect(dynamo_profile)
+def test_requests_are_counted_per_operation(bare_dynamo_profile: Settings) -> None:
+    dynamo = connect(bare_dynamo_profile)
     missing_tables(dynamo)
     assert dynamo.requests["DescribeTable"] == len(TABLES)
 
 
 def test_start_up_check_names_each_missing_table_and_the_command(
-    dynamo_profile: Settings,
+    bare_dynamo_profile: Settings,
 ) -> None:
-    dynamo = connect(dynamo_profile)
+    dynamo = connect(bare_dynamo_profile)
     create_tables(dynamo, [SCHEDULER_JOBS])
     with pytest.raises(MissingTables) as refused:
-        require_tables(dynamo_profile)
+        require_tables(bare_dynamo_profile)
     missing = ", ".join(dynamo.name(spec) for spec in TABLES if spec is not SCHEDULER_JOBS)
     assert str(refused.value) == (
-        f"DynamoDB tables missing on {dynamo_profile.dynamodb_endpoint_url}: {missing}; "
+        f"DynamoDB tables missing on {bare_dynamo_profile.dynamodb_endpoint_url}: {missing}; "
         "create them with `encore dynamodb create-tables`"
     )
     create_tables(dynamo)
-    require_tables(dynamo_profile)  # all there: starts
+    require_tables(bare_dynamo_profile)  # all there: starts

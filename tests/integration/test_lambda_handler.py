@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from reply_support import ScriptedProvider, feedback, use_manual_sleep, use_provider, venue
 from sqlalchemy import func, select
-from support.dynamo import fresh_tables
 from support.lambda_context import FakeLambdaContext, tick_event
 
 from encore_backend.aws.ticks import run_tick
@@ -214,7 +213,6 @@ def test_a_tick_that_finds_its_job_running_is_skipped(ctx: Container, clock: Man
 def test_every_job_runs_its_tick_in_the_dynamodb_profile(
     ctx: Container, dynamo_profile: Settings, job_id: str
 ) -> None:
-    fresh_tables(dynamo_profile)
     ctx = build(dynamo_profile, clock=ctx.clock, engine=ctx.engine)
     venue(ctx)
     bad = feedback(ctx, comment="I got food poisoning after the fish", rating=1, scanned=False)

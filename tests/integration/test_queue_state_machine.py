@@ -39,7 +39,7 @@ from hypothesis.stateful import (
 from reply_support import use_manual_sleep
 from sqlalchemy import update
 from support.databases import backend_of
-from support.dynamo import dynamo_settings, fresh_tables
+from support.dynamo import empty_tables
 from support.hypothesis_db import clear_tables
 
 from encore_backend.bootstrap import Container, build
@@ -52,6 +52,7 @@ from encore_backend.services import approval_service, email_service
 from encore_backend.services.email_service import SENDER_KEY, SendReport, new_claim
 from encore_backend.services.errors import ConflictError
 from encore_backend.services.pacing import RunClock
+from encore_backend.storage.dynamodb.connection import Dynamo
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.email_queue import OUTCOME_UNKNOWN
 
@@ -362,7 +363,11 @@ def test_the_queue_never_delivers_a_message_twice(ctx: Container, clock: ManualC
 
 @pytest.mark.slow
 def test_the_dynamodb_queue_never_delivers_a_message_twice(
-    ctx: Container, clock: ManualClock, dynamo_profile: Settings, monkeypatch: pytest.MonkeyPatch
+    ctx: Container,
+    clock: ManualClock,
+    dynamo_profile: Settings,
+    dynamo: Dynamo,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The same machine with the queue and replies in DynamoDB (moto), feedback in SQLite.
 
@@ -373,9 +378,8 @@ def test_the_dynamodb_queue_never_delivers_a_message_twice(
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=random.getrandbits(128), version=4))
 
     def fresh() -> Container:
-        profile = dynamo_settings(dynamo_profile, str(dynamo_profile.dynamodb_endpoint_url))
-        fresh_tables(profile)
-        return build(profile, clock=clock, engine=ctx.engine)
+        empty_tables(dynamo)
+        return build(dynamo_profile, clock=clock, engine=ctx.engine)
 
     run_state_machine_as_test(
         queue_machine(ctx, clock, fresh),

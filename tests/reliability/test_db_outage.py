@@ -27,7 +27,7 @@ from support.databases import scratch_database
 from encore_backend.storage.sql.migrate import upgrade
 from encore_backend.storage.sql.models import ai_responses, alerts, job_runs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]  # MariaDB goes down for everyone
 REPO = Path(__file__).resolve().parents[2]
 OUTAGE_SECONDS = 20
 JOBS = ("stats_aggregator", "alert_detector")
