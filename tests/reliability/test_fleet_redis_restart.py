@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from factories import make_venue
 from serve_proc import TICK_SECONDS, schedule_runs, wait_until
-from support.fleet_procs import INTERVAL_JOBS, FleetSite, fleet_site, grid_gaps
+from support.fleet_procs import INTERVAL_JOBS, FleetSite, fleet_site, grid_gaps, items_venue
 from support.redis_db import RedisServer, redis_server
 from support.worker_rows import insert_due_items, statuses
 
@@ -37,7 +36,7 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture
 def site(tmp_path: Path, redis: RedisServer) -> Iterator[FleetSite]:
     with fleet_site(tmp_path, broker_url=redis.url) as made:
-        make_venue(made.engine, "v1", now=datetime.now(UTC))
+        items_venue(made.engine)
         yield made
 
 

@@ -14,12 +14,13 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import redis
 from celery import Celery
+from factories import make_venue
 from serve_proc import ENCORE, TICK_MINUTES, serve_env
 from sqlalchemy import Engine
 
@@ -179,6 +180,13 @@ def fleet_site(workdir: Path, broker_url: str | None = None) -> Iterator[FleetSi
         finally:
             for group in site.fleets:
                 group.stop_all()
+
+
+def items_venue(engine: Engine) -> None:
+    """Venue v1 of support.worker_rows' queue items, mailing no report: the hourly report
+    ticks (at :05) then add no email to the queue the test counts."""
+    no_mail = {"daily_report_enabled": False, "weekly_report_enabled": False}
+    make_venue(engine, "v1", now=datetime.now(UTC), settings=no_mail)
 
 
 def leader_pid(broker_url: str) -> int | None:

@@ -63,23 +63,15 @@ class RedisServer:
 
     def start(self) -> None:
         log = self.workdir / "redis-server.log"
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                REDIS_HOST,
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                "--logfile",
-                str(log),
-            ],
-        )
+        options = {
+            "--bind": REDIS_HOST,
+            "--port": str(self.port),
+            "--save": "",
+            "--appendonly": "no",
+            "--dir": str(self.workdir),
+            "--logfile": str(log),
+        }
+        self.proc = subprocess.Popen(["redis-server", *(x for kv in options.items() for x in kv)])
         deadline = time.monotonic() + 10
         while not self._answers():
             if time.monotonic() > deadline or self.proc.poll() is not None:
