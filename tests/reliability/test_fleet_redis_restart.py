@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from serve_proc import TICK_SECONDS, schedule_runs, wait_until
+from serve_proc import TICK_SECONDS, schedule_runs
 from support.fleet_procs import INTERVAL_JOBS, FleetSite, fleet_site, grid_gaps, items_venue
 from support.redis_db import RedisServer, redis_server
 from support.worker_rows import insert_due_items, statuses
@@ -48,7 +48,7 @@ def test_redis_restarted_mid_run_workers_and_beats_reconnect_and_lose_nothing(
     workers = [fleet.worker(f"worker-{i}", concurrency=4) for i in range(2)]
     beats = [fleet.beat("beat-0"), fleet.beat("beat-1")]
     fleet.wait_ready(workers)
-    wait_until(lambda: len(schedule_runs(engine, "stats_aggregator")) >= 2, 30, "no ticks")
+    fleet.wait_until(lambda: len(schedule_runs(engine, "stats_aggregator")) >= 2, 30, "no ticks")
     spread = SPREAD_SECONDS / ITEMS
     queued = insert_due_items(engine, 1, ITEMS, due_in=lambda i: timedelta(seconds=i * spread))
     time.sleep(SPREAD_SECONDS / 3)
@@ -65,9 +65,11 @@ def test_redis_restarted_mid_run_workers_and_beats_reconnect_and_lose_nothing(
             for runs in (schedule_runs(engine, job_id) for job_id in INTERVAL_JOBS)
         )
 
-    wait_until(resumed, RESUME_LIMIT, "the ticks did not resume:\n" + fleet.tails())
+    fleet.wait_until(resumed, RESUME_LIMIT, "the ticks did not resume")
     resumed_after = (datetime.now(UTC) - restarted).total_seconds()
-    wait_until(lambda: statuses(engine) == {"sent": ITEMS}, 60, f"emails: {statuses(engine)}")
+    fleet.wait_until(
+        lambda: statuses(engine) == {"sent": ITEMS}, 60, "the emails were not all sent"
+    )
     assert all(proc.alive() for proc in workers + beats), fleet.tails()
     time.sleep(3 * TICK_SECONDS)  # a few more ticks on the grid
     fleet.stop_all()

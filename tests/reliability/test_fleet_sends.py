@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from serve_proc import wait_until
 from sqlalchemy import Engine, select
 from support.fleet_procs import FleetProc, FleetSite, fleet_site, items_venue
 from support.worker_rows import insert_due_items, sending_by_pid, statuses
@@ -57,10 +56,10 @@ def test_kill_9_of_a_worker_mid_batch_sends_nothing_twice_and_loses_nothing(
     fleet.beat("beat")
     fleet.wait_ready(workers)
     batch = insert_due_items(engine, 1, BATCH)
-    wait_until(lambda: len(smtp.received()) >= BATCH // 4, 90, "the batch did not start")
+    fleet.wait_until(lambda: len(smtp.received()) >= BATCH // 4, 90, "the batch did not start")
     smtp.hold.set()  # sends now wait for the reply to DATA: received, outcome unknown to them
     try:
-        victim = wait_until(lambda: mid_batch(site, workers), 30, "no batch is inside DATA")
+        victim = fleet.wait_until(lambda: mid_batch(site, workers), 30, "no batch is inside DATA")
         victim.kill9()
     finally:
         smtp.hold.clear()
@@ -68,7 +67,7 @@ def test_kill_9_of_a_worker_mid_batch_sends_nothing_twice_and_loses_nothing(
     # victim holds the job until the run's lease ends; the batches go on, then stop.
     stalled = victim.pid in running_pids(engine)
     drain = 90 + (DEFAULT_LEASE.total_seconds() if stalled else 0)
-    wait_until(lambda: not statuses(engine).get("pending"), drain, "the batch did not drain")
+    fleet.wait_until(lambda: not statuses(engine).get("pending"), drain, "the batch did not drain")
     time.sleep(2)  # the survivors' last sends finish
     in_flight = sending_by_pid(engine)
     assert set(in_flight) == {victim.pid}, in_flight  # only the dead worker's claims are left
@@ -164,7 +163,7 @@ def test_three_workers_hold_the_shared_limit_of_30_a_minute(site: FleetSite) -> 
     permits = PermitLog(engine)
     permits.start()
     insert_due_items(engine, 1, BACKLOG)
-    wait_until(lambda: smtp.received_at, 60, "nothing sent")
+    fleet.wait_until(lambda: smtp.received_at, 60, "nothing sent")
     first = smtp.received_at[0]
     time.sleep(max(first + LIMIT_SECONDS - time.time(), 0))
     assert all(proc.alive() for proc in workers), fleet.tails()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from factories import make_customer, make_feedback, make_venue
-from serve_proc import TICK_SECONDS, schedule_runs, wait_until
+from serve_proc import TICK_SECONDS, schedule_runs
 from sqlalchemy import Engine, func, select
 from support.fleet_procs import (
     INTERVAL_JOBS,
@@ -116,7 +116,7 @@ def test_three_workers_two_beats_run_each_tick_once_and_duplicate_nothing(
         for _ in range(3):
             send_task(site.broker_url, "encore.run_now", job_id="daily_report")
     seeder.join()
-    wait_until(lambda: settled(engine, seeder.count), RUN_SECONDS, "the work did not settle")
+    fleet.wait_until(lambda: settled(engine, seeder.count), RUN_SECONDS, "the work did not settle")
     remaining = RUN_SECONDS - (datetime.now(UTC) - started).total_seconds()
     time.sleep(max(remaining, 0))
     leader = leader_pid(site.broker_url)
@@ -183,9 +183,9 @@ def test_kill_9_of_the_beat_holding_the_lock_hands_ticks_to_the_standby_within_3
     worker = fleet.worker("worker", concurrency=4)
     beats = [fleet.beat("beat-0"), fleet.beat("beat-1")]
     fleet.wait_ready([worker])
-    pid = wait_until(lambda: leader_pid(site.broker_url), 30, "no beat took the lock")
+    pid = fleet.wait_until(lambda: leader_pid(site.broker_url), 30, "no beat took the lock")
     active, standby = sorted(beats, key=lambda beat: beat.pid != pid)
-    wait_until(lambda: len(schedule_runs(engine, JOB)) >= 3, 30, "no ticks")
+    fleet.wait_until(lambda: len(schedule_runs(engine, JOB)) >= 3, 30, "no ticks")
     active.kill9()
     killed_at = datetime.now(UTC)
 
@@ -193,11 +193,11 @@ def test_kill_9_of_the_beat_holding_the_lock_hands_ticks_to_the_standby_within_3
         runs = [r for r in schedule_runs(engine, JOB) if r["fire_time"] > killed_at]
         return runs if len(runs) >= n else []
 
-    first = wait_until(lambda: fired_since(1), 60, "the standby never fired a tick")[0]
+    first = fleet.wait_until(lambda: fired_since(1), 60, "the standby never fired a tick")[0]
     takeover = first["started_at"] - killed_at
     assert takeover <= FAILOVER_LIMIT, (killed_at, first)
     assert leader_pid(site.broker_url) == standby.pid
-    wait_until(lambda: fired_since(3), 30, "the ticks stopped after the takeover")
+    fleet.wait_until(lambda: fired_since(3), 30, "the ticks stopped after the takeover")
     for job_id in INTERVAL_JOBS:  # the grid goes on from the standby's first tick, no gap
         fires = [r["fire_time"] for r in schedule_runs(engine, job_id)]
         assert grid_gaps([f for f in fires if f >= first["fire_time"]], TICK) == [], job_id

@@ -11,7 +11,7 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from celery import Celery
 from factories import make_venue
-from serve_proc import ENCORE, TICK_MINUTES, serve_env
+from serve_proc import ENCORE, TICK_MINUTES, serve_env, wait_until
 from sqlalchemy import Engine
 
 from encore_backend.fleet.app import TICKS
@@ -129,6 +129,13 @@ class Fleet:
             if time.monotonic() > deadline:
                 raise AssertionError("workers not ready:\n" + self.tails(pending))
             time.sleep(0.2)
+
+    def wait_until(self, predicate: Callable[[], Any], timeout: float, message: str) -> Any:
+        """serve_proc.wait_until, the processes' last log lines in its failure."""
+        try:
+            return wait_until(predicate, timeout, message)
+        except AssertionError:
+            raise AssertionError(f"{message}\n{self.tails()}") from None
 
     def tails(self, procs: Iterable[FleetProc] | None = None) -> str:
         return "\n".join(proc.tail() for proc in (self.procs if procs is None else procs))
