@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import Engine, func, select
 from support.databases import SERVER_URLS, create_database, drop_database, require_service
 from support.dynamo import CREDENTIAL_ENV, dynamo_settings, fresh_tables
 from support.smtp_server import RecordingHandler, smtp_server
-from support.worker_rows import insert_sources
+from support.worker_rows import DUE_A_MINUTE_AGO, insert_sources, item_row, reply_row
 
 from encore_backend.bootstrap import Container, build
 from encore_backend.config import Settings
@@ -77,8 +77,8 @@ def seed(ctx: Container, count: int) -> list[str]:
     with ctx.engine.begin() as conn:
         insert_sources(conn, ids, now)
     changes = [_unchanged(i) for i in ids]
-    ctx.replies.import_history([_reply(i, now) for i in ids], changes)
-    items = [_item(i, now) for i in ids]
+    ctx.replies.import_history([reply_row(i, now) for i in ids], changes)
+    items = [item_row(i, now, now + DUE_A_MINUTE_AGO) for i in ids]
     dynamo = ctx.email_queue.dynamo  # type: ignore[attr-defined]
     for start in range(0, count, ITEMS_PER_TRANSACTION):
         chunk = items[start : start + ITEMS_PER_TRANSACTION]
@@ -88,35 +88,6 @@ def seed(ctx: Container, count: int) -> list[str]:
 
 def _unchanged(i: int) -> dict[str, Any]:
     return {"feedback_id": i, "status": "pending", "responded_at": None, "response_seconds": None}
-
-
-def _reply(i: int, now: datetime) -> dict[str, Any]:
-    return {
-        "response_id": f"r-{i}",
-        "feedback_id": i,
-        "venue_id": "v1",
-        "subject": "Thank you for visiting",
-        "body": f"Hi Sam,\n\nThank you for your visit ({i}).\n\nThe team",
-        "status": "auto_approved",
-        "provider": "template",
-        "created_at": now,
-    }
-
-
-def _item(i: int, now: datetime) -> dict[str, Any]:
-    return {
-        "queue_id": f"q-{i:06d}",
-        "kind": "reply",
-        "feedback_id": i,
-        "response_id": f"r-{i}",
-        "venue_id": "v1",
-        "customer_email": f"c{i}@example.com",
-        "scheduled_send_time": now - timedelta(minutes=1),
-        "status": "pending",
-        "created_at": now,
-        "attempts": 0,
-        "message_id": f"<q-{i:06d}@encore.test>",
-    }
 
 
 def start_worker(env: dict[str, str], workdir: Path, name: str) -> subprocess.Popen[bytes]:

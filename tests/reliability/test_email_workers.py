@@ -8,24 +8,20 @@ killed worker's in-flight item ends `failed` "outcome unknown".
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from factories import make_venue
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, select
 from support.databases import SERVER_URLS, create_database, drop_database, require_service
-from support.smtp_server import RecordingHandler, smtp_server
-from support.worker_rows import insert_sources
+from support.smtp_server import HoldingHandler, smtp_server
+from support.worker_rows import insert_due_items, sending_by_pid, statuses
 
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.engine import make_engine
@@ -35,30 +31,6 @@ pytestmark = pytest.mark.slow
 WORKER = str(Path(__file__).with_name("email_worker_proc.py"))
 LEASE_SECONDS = 5.0
 Q = m.email_queue.c
-
-
-class HoldingHandler(RecordingHandler):
-    """Records messages; while `hold` is set, the reply to DATA waits: the message has arrived
-    but the sender is stuck mid-send, not knowing it (the "outcome unknown" case)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hold = threading.Event()
-        self.waiting = 0
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            reply = await super().handle_DATA(server, session, envelope)
-            held = self.hold.is_set()
-            self.waiting += held
-        while held and self.hold.is_set():
-            await asyncio.sleep(0.01)
-        return reply
-
-    def received(self) -> Counter[str]:
-        with self.lock:
-            return Counter(str(msg["Message-ID"]) for msg in self.messages)
 
 
 @pytest.fixture
@@ -133,50 +105,6 @@ def workers(
     group.stop_all()
 
 
-def seed(engine: Engine, first: int, count: int) -> list[str]:
-    """`count` due queue items (with customer, feedback and reply rows); their Message-IDs."""
-    now = datetime.now(UTC)
-    ids = range(first, first + count)
-    with engine.begin() as conn:
-        insert_sources(conn, ids, now)
-        conn.execute(insert(m.ai_responses), [_reply(i, now) for i in ids])
-        conn.execute(insert(m.email_queue), [_item(i, now) for i in ids])
-    return [_item(i, now)["message_id"] for i in ids]
-
-
-def _reply(i: int, now: datetime) -> dict[str, Any]:
-    return {
-        "response_id": f"r-{i}",
-        "feedback_id": i,
-        "venue_id": "v1",
-        "subject": "Thank you for visiting",
-        "body": f"Hi Sam,\n\nThank you for your visit ({i}).\n\nThe team",
-        "status": "auto_approved",
-        "provider": "template",
-        "created_at": now,
-    }
-
-
-def _item(i: int, now: datetime) -> dict[str, Any]:
-    return {
-        "queue_id": f"q-{i:06d}",
-        "feedback_id": i,
-        "response_id": f"r-{i}",
-        "venue_id": "v1",
-        "customer_email": f"c{i}@example.com",
-        "scheduled_send_time": now - timedelta(minutes=1),
-        "status": "pending",
-        "created_at": now,
-        "attempts": 0,
-        "message_id": f"<q-{i:06d}@encore.test>",
-    }
-
-
-def statuses(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(Q.status, func.count()).group_by(Q.status)).all())
-
-
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -198,7 +126,7 @@ def test_two_workers_send_2000_items_exactly_once_and_survive_a_kill(
     make_venue(engine, "v1", now=datetime.now(UTC))
 
     # Race: 2,000 due items, two processes.
-    batch = seed(engine, 1, 2000)
+    batch = insert_due_items(engine, 1, 2000)
     started = time.monotonic()
     workers.start("a")
     workers.start("b")
@@ -211,7 +139,7 @@ def test_two_workers_send_2000_items_exactly_once_and_survive_a_kill(
     print(f"2,000 items by two workers in {elapsed:.1f}s ({2000 / elapsed:.0f}/s)")
 
     # Kill -9 one worker while both are stuck inside DATA, then restart it.
-    second = seed(engine, 10_001, 400)
+    second = insert_due_items(engine, 10_001, 400)
     victim, survivor = workers.start("victim"), workers.start("survivor")
     wait_until(lambda: len(handler.received()) >= 2000 + 100, 60, "the second batch to start")
     handler.hold.set()
@@ -232,10 +160,3 @@ def test_two_workers_send_2000_items_exactly_once_and_survive_a_kill(
     received = handler.received()
     assert set(received.values()) == {1}  # nobody got anything twice
     assert set(received) == set(batch) | set(second)  # the killed one had reached the server
-
-
-def sending_by_pid(engine: Engine) -> dict[int, str]:
-    """Items now `sending`, by the pid in their claim (host:pid:token)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(Q.queue_id, Q.claimed_by).where(Q.status == "sending")).all()
-    return {int(claim.split(":")[-2]): queue_id for queue_id, claim in rows}

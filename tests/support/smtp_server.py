@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import os
 import socket
 import ssl
-from collections import deque
+import threading
+import time
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ class RecordingHandler:
     faults: deque[str] = field(default_factory=deque)
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)  # time.time() of each message
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.faults and self.faults[0] == "rcpt550":
@@ -51,7 +55,32 @@ class RecordingHandler:
             return REPLIES[fault]
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.received_at.append(time.time())
         return "250 Message accepted"
+
+
+class HoldingHandler(RecordingHandler):
+    """Records messages; while `hold` is set, the reply to DATA waits: the message has arrived
+    but the sender is stuck mid-send, not knowing it (the "outcome unknown" case)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = threading.Event()
+        self.waiting = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            reply = await super().handle_DATA(server, session, envelope)
+            held = self.hold.is_set()
+            self.waiting += held
+        while held and self.hold.is_set():
+            await asyncio.sleep(0.01)
+        return reply
+
+    def received(self) -> Counter[str]:
+        with self.lock:
+            return Counter(str(msg["Message-ID"]) for msg in self.messages)
 
 
 def free_port() -> int:
