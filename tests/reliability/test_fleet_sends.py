@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from support.fleet_procs import FleetProc, FleetSite, fleet_site, items_venue
 from support.worker_rows import insert_due_items, sending_by_pid, statuses
 
@@ -140,8 +141,11 @@ class PermitLog(threading.Thread):
     def run(self) -> None:
         query = select(S.slot, S.used_at).where(S.name == EMAIL_LIMIT, S.used_at > NEVER_USED)
         while not self.stop.wait(0.5):
-            with self.engine.connect() as conn:
-                self.stamps |= {(slot, used_at) for slot, used_at in conn.execute(query)}
+            try:
+                with self.engine.connect() as conn:
+                    self.stamps |= {(slot, used_at) for slot, used_at in conn.execute(query)}
+            except OperationalError:  # the database restarted (other tests do): sample again
+                continue
 
     def times(self) -> list[float]:
         self.stop.set()
