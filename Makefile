@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install clean services chromium
+.PHONY: run fleet test lint bench install clean services chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	HOST=$(HOST) PORT=$(PORT) bash scripts/run.sh
+
+# The scale-out profile: API, beat + standby beat, two Celery workers on MariaDB and Redis.
+fleet: $(STAMP) services
+	HOST=$(HOST) PORT=$(PORT) bash scripts/fleet.sh
 
 test: $(STAMP) services chromium
 	$(BIN)/ruff check encore_backend tests bench
@@ -35,6 +39,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.dynamodb_requests
+	$(BIN)/python -m bench.fleet_sends
 
 # Start the local databases if a previous test stopped them (no-op when they answer).
 services:

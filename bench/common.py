@@ -11,11 +11,12 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 
 
-def bench_parser(doc: str, *, runs: bool = True) -> argparse.ArgumentParser:
-    """--quick and --backends (and --runs) for a benchmark described by its module docstring."""
+def bench_parser(doc: str, *, runs: bool = True, backends: bool = True) -> argparse.ArgumentParser:
+    """--quick (and --backends, --runs) for a benchmark described by its module docstring."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small scale smoke run")
-    parser.add_argument("--backends", default="sqlite,mariadb")
+    if backends:
+        parser.add_argument("--backends", default="sqlite,mariadb")
     if runs:
         parser.add_argument("--runs", type=int, help="override the number of runs")
     return parser

@@ -6,21 +6,9 @@ BIN=.venv/bin
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 mkdir -p var
-if [ -z "${ENCORE_ADMIN_TOKEN:-}" ]; then
-  # A stable admin token for the laptop profile, kept out of git under var/.
-  [ -s var/admin-token ] || "$BIN/python" -c "import secrets; print('adm_' + secrets.token_urlsafe(24))" > var/admin-token
-  ENCORE_ADMIN_TOKEN="$(cat var/admin-token)"
-  export ENCORE_ADMIN_TOKEN
-fi
+source scripts/lib.sh
+admin_token
 "$BIN/encore" db upgrade
 "$BIN/encore" demo-data --if-empty
-cat <<TXT
-
-  Encore is starting on http://$HOST:$PORT
-    dashboard / sign-in  http://$HOST:$PORT/
-    API docs             http://$HOST:$PORT/docs
-    scheduler health     http://$HOST:$PORT/health/scheduler
-    admin token          $ENCORE_ADMIN_TOKEN
-
-TXT
+banner "Encore is starting on http://$HOST:$PORT" "http://$HOST:$PORT"
 exec "$BIN/encore" serve --host "$HOST" --port "$PORT"

@@ -26,9 +26,12 @@ def require_celery(settings: Settings, command: str) -> None:
 
 def worker(settings: Settings, *, concurrency: int, queues: list[str] | None) -> None:
     """A Celery worker (thread pool) on the given queues, after migrating the database."""
+    from celery.signals import worker_shutting_down
+
     from encore_backend.fleet import telemetry
     from encore_backend.fleet.worker_context import worker_ctx
     from encore_backend.scheduler.commands import configure_logging
+    from encore_backend.services.pacing import stop_paced_runs
 
     require_celery(settings, "worker")
     unknown = sorted(set(queues or ()) - set(QUEUES))
@@ -39,8 +42,11 @@ def worker(settings: Settings, *, concurrency: int, queues: list[str] | None) ->
         raise typer.Exit(2)
     configure_logging(logging.INFO)
     app = configure(settings)
-    worker_ctx(app)  # migrate and wire before taking tasks
+    ctx = worker_ctx(app)  # migrate and wire before taking tasks
     telemetry.install()
+    # A warm shutdown waits for running tasks: a send batch pacing itself under the rate limit
+    # stops waiting at once and leaves its unclaimed items to the next tick.
+    worker_shutting_down.connect(lambda **_: stop_paced_runs(ctx), weak=False)
     name = f"worker{os.getpid()}@{socket.gethostname()}"
     app.worker_main(
         [
