@@ -85,7 +85,8 @@ for _ in range(120):
         if need:
             holder, workers = body["leader"]["holder"], ", ".join(body["workers"])
             print(f"fleet: beat {holder} holds the lock; workers: {workers}")
-            print(f"fleet: /health/scheduler {body['status']} {body.get('reason', '')}")
+            reason = f": {body['reason']}" if body.get("reason") else ""
+            print(f"fleet: /health/scheduler {body['status']}{reason}")
         sys.exit(0)
     time.sleep(0.5)
 print(f"fleet: not up after 60 s: {body.get('reason', 'the API does not answer')}", file=sys.stderr)

@@ -44,8 +44,8 @@ def worker(settings: Settings, *, concurrency: int, queues: list[str] | None) ->
     app = configure(settings)
     ctx = worker_ctx(app)  # migrate and wire before taking tasks
     telemetry.install()
-    # A warm shutdown waits for running tasks: a send batch pacing itself under the rate limit
-    # stops waiting at once and leaves its unclaimed items to the next tick.
+    # A warm shutdown waits for running tasks: a batch pacing itself under a rate limit stops
+    # waiting at once and leaves its unclaimed items to the next tick.
     worker_shutting_down.connect(lambda **_: stop_paced_runs(ctx), weak=False)
     name = f"worker{os.getpid()}@{socket.gethostname()}"
     app.worker_main(
