@@ -70,11 +70,14 @@ def test_kill_9_restart_keeps_jobs_and_pause_and_gives_one_catch_up(
     wait_until(lambda: all(finished_after(engine, j, restarted_at) for j in JOBS), 20, "no ticks")
     for job_id in JOBS:
         runs = [r for r in schedule_runs(engine, job_id) if r["fire_time"] > last_before[job_id]]
-        catch_up = [r for r in runs if r["fire_time"] <= restarted_at]
-        assert len(catch_up) == 1, (job_id, catch_up)  # ONE run for all the missed ticks
-        assert catch_up[0]["status"] == "success", catch_up[0]
-        assert catch_up[0]["fire_time"] - last_before[job_id] >= 4 * TICK
-        assert catch_up[0]["owner"].endswith(f":{second.proc.pid}")
+        # ONE run for all the missed ticks: the first run after the crash is at least four
+        # ticks on, and every later one the next tick. (When the restart lands just before a
+        # grid tick, that tick arrives before the takeover and is itself the catch-up.)
+        catch_up = runs[0]
+        assert catch_up["fire_time"] - last_before[job_id] >= 4 * TICK, (job_id, runs)
+        assert catch_up["fire_time"] <= restarted_at + 3 * TICK, (job_id, catch_up)  # prompt
+        assert catch_up["status"] == "success", catch_up
+        assert catch_up["owner"].endswith(f":{second.proc.pid}")
         fires = [r["fire_time"] for r in runs]
         assert all(b - a == TICK for a, b in itertools.pairwise(fires)), fires
 
