@@ -118,3 +118,8 @@ def test_without_redis_the_fleets_families_drop_out_and_the_scrape_answers(
     assert not FLEET_FAMILIES & names
     assert {"encore_job_seconds_since_success", "encore_alerts"} <= names
     assert any("fleet metrics dropped" in r.getMessage() for r in caplog.records)
+
+
+# Alone (scripts/test.sh's last phase): these time an in-process Celery worker's answer to a
+# ping (one second), which a machine busy with parallel tests can miss.
+pytestmark = pytest.mark.exclusive
