@@ -93,9 +93,13 @@ class FleetScheduler(JobControls):
             for spec in registry_for(self.ctx).values()
         }
         try:
-            return {job_id for job_id, key in keys.items() if self.status.redis.exists(key)}
+            with self.status.redis.pipeline(transaction=False) as pipe:  # one round trip
+                for key in keys.values():
+                    pipe.exists(key)
+                found = pipe.execute()
         except REDIS_ERRORS:
             return None
+        return {job_id for job_id, hit in zip(keys, found, strict=True) if hit}
 
     def _describe(self, spec: JobSpec, scheduled: bool | None, paused: bool) -> dict[str, Any]:
         last = self.ctx.job_runs.latest(job_id=spec.id)

@@ -37,10 +37,15 @@ class RegistrySchedule(schedule):  # type: ignore[misc]
         one, as on the embedded scheduler's first start (a first tick older than its catch-up
         window is left out)."""
         now = as_utc(now)
+        first = self._first_tick(now)
+        return now if first is None else first - timedelta(microseconds=1)
+
+    def _first_tick(self, now: datetime) -> datetime | None:
+        """The schedule's first tick at or before `now`, unless older than its catch-up."""
         first = self.spec.schedule.first(self.settings, now)
         if first is None or first > now or now - first > self.spec.catch_up(self.settings):
-            return now
-        return first - timedelta(microseconds=1)
+            return None
+        return first
 
     def next_fire(self, now: datetime) -> datetime | None:
         trigger = self.spec.schedule.trigger(self.settings)
@@ -57,10 +62,7 @@ class RegistrySchedule(schedule):  # type: ignore[misc]
         """The fire time to send now, if any: one per grid slot; a job never sent starts with
         its schedule's first tick, unless that is older than its catch-up window."""
         if last_run_at is None or last_run_at.year <= NEVER_YEAR:  # RedBeat's "never run"
-            first = self.spec.schedule.first(self.settings, now)
-            if first is None or first > now or now - first > self.spec.catch_up(self.settings):
-                return None
-            return first
+            return self._first_tick(now)
         latest = self.fire_time(now)
         if latest is None or latest <= as_utc(last_run_at):
             return None
