@@ -13,14 +13,14 @@ import re
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
-from support.fleet_procs import FleetProc, FleetSite, fleet_site, items_venue
+from support.fleet_procs import Fleet, FleetProc, FleetSite, fleet_site, items_venue
 from support.worker_rows import insert_due_items, sending_by_pid, statuses
 
 from encore_backend.bootstrap import build
@@ -58,12 +58,7 @@ def test_kill_9_of_a_worker_mid_batch_sends_nothing_twice_and_loses_nothing(
     fleet.wait_ready(workers)
     batch = insert_due_items(engine, 1, BATCH)
     fleet.wait_until(lambda: len(smtp.received()) >= BATCH // 4, 90, "the batch did not start")
-    smtp.hold.set()  # sends now wait for the reply to DATA: received, outcome unknown to them
-    try:
-        victim = fleet.wait_until(lambda: mid_batch(site, workers), 30, "no batch is inside DATA")
-        victim.kill9()
-    finally:
-        smtp.hold.clear()
+    victim = kill_9_inside_data(site, fleet, workers)
     # Killed inside the email_sender run itself (a race: it started after the choice), the
     # victim holds the job until the run's lease ends; the batches go on, then stop.
     stalled = victim.pid in running_pids(engine)
@@ -92,6 +87,30 @@ def test_kill_9_of_a_worker_mid_batch_sends_nothing_twice_and_loses_nothing(
         f"{len(failed)} outcome unknown (the victim's in-flight claims), 0 twice"
         + (" (the victim was in the email_sender run: stalled for its lease)" if stalled else "")
     )
+
+
+def kill_9_inside_data(site: FleetSite, fleet: Fleet, workers: list[FleetProc]) -> FleetProc:
+    """Hold the server's replies to DATA (senders then wait, their outcome unknown) until a batch
+    is inside DATA, and kill -9 its worker. A hold that falls between two ticks' batches holds
+    only the email_sender run's own send, which blocks the next batches: let go and try again."""
+    for _attempt in range(5):
+        site.smtp.hold.set()
+        try:
+            victim = wait_for(lambda: mid_batch(site, workers), 20)
+            if victim is not None:
+                victim.kill9()
+                return victim
+        finally:
+            site.smtp.hold.clear()
+        time.sleep(1)
+    raise AssertionError(f"no batch was inside DATA in 5 holds\n{fleet.tails()}")
+
+
+def wait_for(predicate: Callable[[], FleetProc | None], seconds: float) -> FleetProc | None:
+    deadline = time.monotonic() + seconds
+    while (found := predicate()) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
 
 
 def mid_batch(site: FleetSite, workers: list[FleetProc]) -> FleetProc | None:
