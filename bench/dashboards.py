@@ -77,9 +77,9 @@ def load_alerts(conn: Connection) -> None:
         ident = "CONCAT('a', feedback_id)"
     conn.execute(
         text(
-            f"INSERT INTO {m.alerts.name} (alert_id, venue_id, feedback_id, level, title, description,"
-            f" reasons, detected_at, is_read) SELECT {ident}, venue_id, feedback_id, 'high',"
-            " 'Low rating', 'Bench alert.', '[]', created_at, feedback_id % 3 = 0"
+            f"INSERT INTO {m.alerts.name} (alert_id, venue_id, feedback_id, level, title,"
+            f" description, reasons, detected_at, is_read) SELECT {ident}, venue_id, feedback_id,"
+            " 'high', 'Low rating', 'Bench alert.', '[]', created_at, feedback_id % 3 = 0"
             " FROM feedback WHERE rating = 1 AND created_at >= :since"
         ),
         {"since": BENCH_NOW - timedelta(days=7)},
@@ -112,9 +112,12 @@ def bench_settings(url: str) -> Settings:
 def time_page(url: str, path: str, *, token: str | None, requests: int) -> list[float]:
     """`requests` GETs of `path` (after 5 warm-ups) as the signed-in user; seconds each."""
     ctx = build(bench_settings(url), clock=ManualClock(NOW))
-    session = token or token_service.create_token(
-        ctx, role=Role.VENUE_MANAGER, name="bench manager", venue_id=venue_id(0)
-    )["token"]
+    session = (
+        token
+        or token_service.create_token(
+            ctx, role=Role.VENUE_MANAGER, name="bench manager", venue_id=venue_id(0)
+        )["token"]
+    )
     samples = []
     try:
         with TestClient(create_app(ctx, start_scheduler=False)) as client:
@@ -132,7 +135,9 @@ def time_page(url: str, path: str, *, token: str | None, requests: int) -> list[
     return samples
 
 
-def timing(backend: str, page: str, data: str, loads: tuple[float, float], samples: list[float]):  # type: ignore[no-untyped-def]
+def timing(
+    backend: str, page: str, data: str, loads: tuple[float, float], samples: list[float]
+) -> PageTiming:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return PageTiming(

@@ -41,7 +41,7 @@ def segments(recent_rows: int, history_rows: int) -> list[Segment]:
 
 
 def suffixed(name: str) -> str:
-    """`name` plus $ENCORE_BENCH_DB_SUFFIX, so benchmarks run side by side never share a database."""
+    """`name` plus $ENCORE_BENCH_DB_SUFFIX: benchmarks run side by side never share a database."""
     return name + os.environ.get("ENCORE_BENCH_DB_SUFFIX", "")
 
 

@@ -339,9 +339,7 @@ def _save_batch(
     kept = [item for item, ok in zip(items, stored, strict=True) if ok]
     _insert_rows(conn, m.ai_responses, [reply for reply, _ in kept])
     _insert_rows(conn, m.email_queue, [queue for _, queue in kept if queue is not None])
-    drafted = [
-        int(r["feedback_id"]) for r, _ in kept if r["status"] != ReplyStatus.FAILED.value
-    ]
+    drafted = [int(r["feedback_id"]) for r, _ in kept if r["status"] != ReplyStatus.FAILED.value]
     if drafted:
         _mark_feedback_pending(conn, drafted)
         _clear_draft_retries(conn, drafted)
