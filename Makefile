@@ -38,6 +38,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.stats_aggregator
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.dashboards
 	$(BIN)/python -m bench.dynamodb_requests
 	$(BIN)/python -m bench.fleet_sends
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.stats_db import BENCH_DIR, SERVER_URLS, _server_url, _sqlite_url
+from bench.stats_db import BENCH_DIR, SERVER_URLS, _server_url, _sqlite_url, suffixed
 from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.migrate import upgrade
 
@@ -22,6 +22,7 @@ def empty_database(backend: str, name: str) -> str:
 
 def drop_database(backend: str, name: str) -> None:
     """Remove a bench database so nothing is left behind."""
+    name = suffixed(name)
     if backend == "sqlite":
         for suffix in ("", "-wal", "-shm"):
             Path(f"{BENCH_DIR / name}.db{suffix}").unlink(missing_ok=True)

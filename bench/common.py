@@ -16,7 +16,7 @@ def bench_parser(doc: str, *, runs: bool = True, backends: bool = True) -> argpa
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small scale smoke run")
     if backends:
-        parser.add_argument("--backends", default="sqlite,mariadb")
+        parser.add_argument("--backends", default="sqlite,mariadb,postgresql")
     if runs:
         parser.add_argument("--runs", type=int, help="override the number of runs")
     return parser

@@ -1,6 +1,6 @@
 """Benchmark of the reply pipeline end to end (`make bench`).
 
-python -m bench.pipeline [--quick] [--backends sqlite,mariadb] [--profile STAGE]
+python -m bench.pipeline [--quick] [--backends sqlite,mariadb,postgresql] [--profile STAGE]
 
 10,000 feedback go through ingestion (feedback_service.ingest_feedback, the function behind
 POST /api/feedback, called directly: no HTTP), the alert_detector job, the ai_generator job

@@ -1,6 +1,6 @@
 """Benchmark of the daily_report and weekly_report jobs (`make bench`).
 
-python -m bench.reports [--quick] [--backends sqlite,mariadb] [--runs N]
+python -m bench.reports [--quick] [--backends sqlite,mariadb,postgresql] [--runs N]
 
 1,000 venues with 1,000,000 feedback over 60 days (the stats benchmark's data, bench/stats_data.py
 through bench/stats_db.fresh_database). Jobs run through the run recorder (run_job, manual

@@ -1,6 +1,6 @@
 """Benchmark of the stats_aggregator run and of the dashboard read (`make bench`).
 
-python -m bench.stats_aggregator [--quick] [--backends sqlite,mariadb] [--history sqlite]
+python -m bench.stats_aggregator [--quick] [--backends sqlite,mariadb,postgresql] [--history sqlite]
 
 Scenarios per backend: 1,000 venues with 1,000,000 feedback rows over 60 days (full run, median
 of 5), the same recent rows on top of 10,000,000 older ones, and one venue's dashboard read from

@@ -105,13 +105,11 @@ def _feedback_sql(dialect: str, rows: int) -> str:
         ts = "(TIMESTAMP '1970-01-01' + make_interval(secs => {x}))"
         parts = {
             "venue": "'v' || lpad((h % :venues)::text, 5, '0')",
-            "source": "generate_series(0, :n - 1) AS s(i)",
+            "source": "generate_series(0::bigint, :n - 1) AS s(i)",
         }
         prefix = ""
     body = _SELECT.format(ts_t=ts.format(x="t"), ts_r=ts.format(x="t + rs"), **parts)
-    if dialect == "postgresql":
-        body = body.replace("(i * :span)", "(i::bigint * :span)")
-    elif dialect in ("mysql", "mariadb"):
+    if dialect in ("mysql", "mariadb"):
         body = body.replace(" / ", " DIV ")
     return f"{prefix}INSERT INTO feedback ({_COLUMNS}) {body}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,7 +40,13 @@ def segments(recent_rows: int, history_rows: int) -> list[Segment]:
     return parts
 
 
+def suffixed(name: str) -> str:
+    """`name` plus $ENCORE_BENCH_DB_SUFFIX: benchmarks run side by side never share a database."""
+    return name + os.environ.get("ENCORE_BENCH_DB_SUFFIX", "")
+
+
 def _sqlite_url(name: str) -> str:
+    name = suffixed(name)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     path = BENCH_DIR / f"{name}.db"
     for suffix in ("", "-wal", "-shm"):
@@ -48,6 +55,7 @@ def _sqlite_url(name: str) -> str:
 
 
 def _server_url(backend: str, name: str) -> str:
+    name = suffixed(name)
     admin_db = "test" if backend == "mariadb" else "postgres"
     admin = create_engine(SERVER_URLS[backend].format(db=admin_db), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -91,9 +99,11 @@ def _analyze(engine: Engine, backend: str) -> None:
             conn.execute(text("VACUUM ANALYZE"))
 
 
-def fresh_database(backend: str, venues: int, recent_rows: int, history_rows: int) -> Engine:
+def fresh_database(
+    backend: str, venues: int, recent_rows: int, history_rows: int, *, name: str | None = None
+) -> Engine:
     """A migrated database holding the generated data; returns the application's engine on it."""
-    name = f"encore_bench_stats_{'hist' if history_rows else 'recent'}"
+    name = name or f"encore_bench_stats_{'hist' if history_rows else 'recent'}"
     url = _sqlite_url(name) if backend == "sqlite" else _server_url(backend, name)
     app_engine = make_engine(url)
     upgrade(app_engine)

@@ -104,16 +104,45 @@ def generate_replies(
         return report
     budget = run_budget(ctx.settings.scheduler_ai_interval_minutes, max_seconds)
     run, provider, after_id = RunClock(ctx, now, budget=budget), reply_provider(ctx), 0
-    tried = 0
+    left = max_items
     while batch := ctx.replies.candidates(now=run.now(), after_id=after_id, limit=batch_size):
-        for row in batch:
-            if max_items is not None and tried >= max_items:
-                return report
-            tried += 1
-            if not draft_one(ctx, run, provider, row, report):
-                return report
-            after_id = row["feedback_id"]
+        batch = batch if left is None else batch[:left]
+        done = draft_batch(ctx, run, provider, batch, report)
+        if left is not None:
+            left -= len(batch)
+        if not done or left == 0:
+            return report
+        after_id = batch[-1]["feedback_id"]
     return report
+
+
+def draft_batch(
+    ctx: Container,
+    run: RunClock,
+    provider: ReplyProvider,
+    batch: Sequence[Mapping[str, Any]],
+    report: GenerationReport,
+) -> bool:
+    """Draft a batch of candidates, then store the drafts together (one transaction, multi-row
+    writes: a write per draft cost a commit each); False when the run must stop (as draft_one).
+    Drafts made before a stop, or before a refused key raises, are stored all the same."""
+    drafted: list[tuple[Mapping[str, Any], Attempted]] = []
+    try:
+        for row in batch:
+            outcome = attempt_draft(ctx, run, provider, request_for(row), report)
+            if outcome is None:
+                report.out_of_budget = True
+                return False
+            if outcome.transient:  # the provider is down: this feedback waits, the run stops
+                store_replies(ctx, drafted, now=run.now(), provider=provider, report=report)
+                drafted = []
+                defer_or_fail(ctx, row, outcome, now=run.now(), provider=provider, report=report)
+                report.provider_down = True
+                return False
+            drafted.append((row, outcome))
+    finally:
+        store_replies(ctx, drafted, now=run.now(), provider=provider, report=report)
+    return True
 
 
 def draft_these(
@@ -317,6 +346,39 @@ def store_reply(
     report: GenerationReport,
 ) -> None:
     """Save the reply (and its queue item when auto-sent); count what happened."""
+    store_replies(ctx, [(row, outcome)], now=now, provider=provider, report=report)
+
+
+def store_replies(
+    ctx: Container,
+    drafted: Sequence[tuple[Mapping[str, Any], Attempted]],
+    *,
+    now: datetime,
+    provider: ReplyProvider,
+    report: GenerationReport,
+) -> None:
+    """Save these replies (and their queue items) in one store call; count what happened."""
+    if not drafted:
+        return
+    rows = [_routed(ctx, row, outcome, now=now, provider=provider) for row, outcome in drafted]
+    saved = ctx.replies.save_many(rows)
+    for (reply, queue_item), stored in zip(rows, saved, strict=True):
+        if not stored:
+            report.lost_races += 1
+            continue
+        report.by_status[reply["status"]] = report.by_status.get(reply["status"], 0) + 1
+        report.queued += queue_item is not None and queue_item["status"] == email_service.PENDING
+
+
+def _routed(
+    ctx: Container,
+    row: Mapping[str, Any],
+    outcome: Attempted,
+    *,
+    now: datetime,
+    provider: ReplyProvider,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The reply row routed per SPEC §4, and its queue item when it is auto-sent."""
     reply = _reply_row(row, outcome, now=now, provider=provider)
     queue_item = None
     if outcome.draft is not None:
@@ -331,11 +393,7 @@ def store_reply(
             if queue_item["status"] == email_service.CANCELLED:
                 reply["status"] = ReplyStatus.CANCELLED.value
                 reply["error"] = queue_item["error"]
-    if not ctx.replies.save(reply=reply, queue_item=queue_item):
-        report.lost_races += 1
-        return
-    report.by_status[reply["status"]] = report.by_status.get(reply["status"], 0) + 1
-    report.queued += queue_item is not None and queue_item["status"] == email_service.PENDING
+    return reply, queue_item
 
 
 def _reply_row(

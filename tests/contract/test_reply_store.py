@@ -20,6 +20,7 @@ from support.queue_setup import alert_with_emails, feedback, in_dynamodb, queued
 from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock
 from encore_backend.domain.enums import ReplyStatus
+from encore_backend.services import email_service
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
 
@@ -91,6 +92,34 @@ def test_a_reply_and_its_queue_item_are_saved_together(v1: Container) -> None:
     found = v1.replies.get(item["response_id"])
     assert found is not None and found["feedback_id"] == item["feedback_id"]
     assert v1.email_queue.get(item["queue_id"]) == item
+
+
+def test_save_many_stores_a_batch_and_refuses_answered_feedback(v1: Container) -> None:
+    answered, drafted, failed = feedback(v1), feedback(v1, draft_attempts=1), feedback(v1)
+    assert v1.replies.save(reply=reply(v1, answered))
+    source = v1.replies.draft_source(drafted)
+    assert source is not None
+    now = v1.clock.now()
+    queued = reply(v1, drafted)
+    item = email_service.new_queue_item(
+        v1.settings, reply=queued, customer=source, send_at=now, now=now
+    )
+    lost, again = reply(v1, answered), reply(v1, drafted)
+    batch = [
+        (lost, None),
+        (queued, item),
+        ({**reply(v1, failed), "status": "failed", "error": "503 x5"}, None),
+        (again, None),  # a second reply to a feedback of the same batch loses too
+    ]
+    assert v1.replies.save_many(batch) == [False, True, True, False]
+    assert v1.replies.get(lost["response_id"]) is None
+    assert v1.replies.get(again["response_id"]) is None
+    assert v1.replies.for_feedback(drafted) == v1.replies.get(queued["response_id"])
+    assert v1.email_queue.for_response(queued["response_id"]) is not None
+    assert [feedback_status(v1, f) for f in (drafted, failed)] == ["pending", "new"]
+    row = v1.feedback.get(drafted)
+    assert row is not None and row["draft_attempts"] == 0
+    assert v1.replies.save_many([]) == []
 
 
 def test_racing_savers_store_one_reply(v1: Container) -> None:

@@ -207,6 +207,13 @@ class DynamoReplyStore:
         drafted = reply["status"] != FAILED
         return self.source.save_locked(int(reply["feedback_id"]), write, drafted=drafted)
 
+    def save_many(
+        self, items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]]
+    ) -> list[bool]:
+        """`save` for each item: a DynamoDB transaction holds one reply and its queue item, and
+        each waits on its own feedback row lock."""
+        return [self.save(reply=reply, queue_item=queue) for reply, queue in items]
+
     def _is_stored(self, reply: Mapping[str, Any]) -> bool:
         """A refused Put was ours after all when a retried request had already stored it."""
         stored = self.for_feedback(int(reply["feedback_id"]))

@@ -272,6 +272,11 @@ class ReplyStore(Protocol):
     ) -> bool:
         """Store a reply (+ its queue item); False when the feedback already has a reply."""
 
+    def save_many(
+        self, items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]]
+    ) -> list[bool]:
+        """`save` for each (reply, queue item), together where the store can; one flag each."""
+
     def update_status(
         self,
         response_id: str,

@@ -100,15 +100,15 @@ class ReplySourceReads:
             if not write(created_at):
                 return False
             if drafted:
-                _mark_feedback_pending(conn, feedback_id)
-                _clear_draft_retries(conn, feedback_id)
+                _mark_feedback_pending(conn, [feedback_id])
+                _clear_draft_retries(conn, [feedback_id])
         return True
 
     def mark_drafted(self, feedback_id: int) -> None:
         """A draft exists: `new` → `pending`, draft retries cleared (idempotent)."""
         with self.engine.begin() as conn:
-            _mark_feedback_pending(conn, feedback_id)
-            _clear_draft_retries(conn, feedback_id)
+            _mark_feedback_pending(conn, [feedback_id])
+            _clear_draft_retries(conn, [feedback_id])
 
     def import_outcomes(
         self, feedback: Sequence[Mapping[str, Any]], feedback_ids: Sequence[int]
@@ -240,26 +240,24 @@ class SqlReplyStore(ReplySourceReads):
         """Store a reply (+ its queue item) and, when a draft exists, move the feedback to
         `pending` and clear its draft retries; False when the feedback already has a reply (a
         racing generator won)."""
-        feedback_id = int(reply["feedback_id"])
+        return self.save_many([(reply, queue_item)])[0]
+
+    def save_many(
+        self, items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]]
+    ) -> list[bool]:
+        """`save` for each (reply, queue item) in one transaction of multi-row writes: a fixed
+        number of statements per batch. One flag per item, False where a reply existed."""
+        if not items:
+            return []
         try:
             with self.engine.begin() as conn:
-                # Lock the feedback row first: racing savers queue here instead of deadlocking
-                # on the foreign-key and unique-index locks (MariaDB).
-                lock = select(F.feedback_id).where(F.feedback_id == feedback_id).with_for_update()
-                conn.execute(lock)
-                if conn.execute(select(R.response_id).where(R.feedback_id == feedback_id)).first():
-                    return False
-                conn.execute(insert(m.ai_responses).values(**reply))
-                if queue_item is not None:
-                    conn.execute(insert(m.email_queue).values(**queue_item))
-                if reply["status"] != ReplyStatus.FAILED.value:
-                    _mark_feedback_pending(conn, feedback_id)
-                    _clear_draft_retries(conn, feedback_id)
+                return _save_batch(conn, items)
         except IntegrityError:
-            if self.for_feedback(feedback_id) is None:
+            if len(items) > 1:  # a racing saver between our check and insert: one at a time
+                return [self.save_many([item])[0] for item in items]
+            if self.for_feedback(int(items[0][0]["feedback_id"])) is None:
                 raise
-            return False
-        return True
+            return [False]
 
     def update_status(
         self,
@@ -323,20 +321,54 @@ def _feedback_query() -> Any:
     )
 
 
-def _mark_feedback_pending(conn: Connection, feedback_id: int) -> None:
+def _save_batch(
+    conn: Connection, items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]]
+) -> list[bool]:
+    """Lock the feedback rows first (in id order: racing savers queue here instead of
+    deadlocking on the foreign-key and unique-index locks on MariaDB), skip those with a reply,
+    insert the rest."""
+    ids = sorted({int(reply["feedback_id"]) for reply, _ in items})
+    lock = select(F.feedback_id).where(F.feedback_id.in_(ids)).order_by(F.feedback_id)
+    conn.execute(lock.with_for_update())
+    taken = set(conn.execute(select(R.feedback_id).where(R.feedback_id.in_(ids))).scalars())
+    stored = []
+    for reply, _ in items:
+        fid = int(reply["feedback_id"])
+        stored.append(fid not in taken)
+        taken.add(fid)  # a second reply to the same feedback in this batch loses too
+    kept = [item for item, ok in zip(items, stored, strict=True) if ok]
+    _insert_rows(conn, m.ai_responses, [reply for reply, _ in kept])
+    _insert_rows(conn, m.email_queue, [queue for _, queue in kept if queue is not None])
+    drafted = [int(r["feedback_id"]) for r, _ in kept if r["status"] != ReplyStatus.FAILED.value]
+    if drafted:
+        _mark_feedback_pending(conn, drafted)
+        _clear_draft_retries(conn, drafted)
+    return stored
+
+
+def _insert_rows(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One multi-row insert per set of columns (rows without a column keep its default)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(dict(row))
+    for group in groups.values():
+        conn.execute(insert(table), group)
+
+
+def _mark_feedback_pending(conn: Connection, feedback_ids: Sequence[int]) -> None:
     conn.execute(
         update(m.feedback)
-        .where(F.feedback_id == feedback_id, F.status == FeedbackStatus.NEW.value)
+        .where(F.feedback_id.in_(feedback_ids), F.status == FeedbackStatus.NEW.value)
         .values(status=FeedbackStatus.PENDING.value)
     )
 
 
-def _clear_draft_retries(conn: Connection, feedback_id: int) -> None:
+def _clear_draft_retries(conn: Connection, feedback_ids: Sequence[int]) -> None:
     """A draft exists: the transient failures before it are history."""
     conn.execute(
         update(m.feedback)
         .where(
-            F.feedback_id == feedback_id,
+            F.feedback_id.in_(feedback_ids),
             or_(F.draft_attempts != 0, F.draft_retry_at.is_not(None), F.draft_error.is_not(None)),
         )
         .values(draft_attempts=0, draft_retry_at=None, draft_error=None)
