@@ -121,11 +121,14 @@ def demo_data(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (MariaDB/PostgreSQL; SQLite: 1)")
+    ] = 1,
 ) -> None:
     """Run the API, the dashboards and the scheduler (migrations are applied first)."""
     from encore_backend.scheduler import commands
 
-    commands.serve(settings_or_exit(), host=host, port=port)
+    commands.serve(settings_or_exit(), host=host, port=port, workers=workers)
 
 
 @app.command("worker")

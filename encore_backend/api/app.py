@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +20,7 @@ from encore_backend.api.security import MAX_BODY_BYTES, BodyLimit, SecurityHeade
 from encore_backend.bootstrap import Container
 from encore_backend.observability.metrics import run_metrics
 from encore_backend.scheduler.control import SchedulerControl, scheduler_control
+from encore_backend.services.alert_signal import SIGNAL_KEY, DetectorSignal
 from encore_backend.web.app import install_web
 
 DESCRIPTION = (
@@ -28,6 +29,21 @@ DESCRIPTION = (
     "with 413 before it is read. Lists page with an opaque cursor: pass a page's `next_cursor` "
     "as `?cursor=` (with the same filters); it is null on the last page."
 )
+
+
+@contextmanager
+def detector_thread(ctx: Container) -> Iterator[DetectorSignal]:
+    """The alert detector fed by this process's ingestion, for the app's lifetime; what is
+    queued at shutdown is still scanned."""
+    detector = DetectorSignal(ctx)
+    previous = ctx.extras.get(SIGNAL_KEY)
+    detector.start()
+    ctx.extras[SIGNAL_KEY] = detector
+    try:
+        yield detector
+    finally:
+        ctx.extras[SIGNAL_KEY] = previous
+        detector.stop()
 
 
 def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
@@ -43,7 +59,8 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
             scheduler.start()
         app.state.scheduler = scheduler
         try:
-            yield
+            with detector_thread(ctx):
+                yield
         finally:
             if scheduler is not None:
                 scheduler.shutdown()

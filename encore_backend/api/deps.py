@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -14,6 +15,12 @@ from encore_backend.bootstrap import Container
 from encore_backend.domain.enums import Role
 
 SESSION_COOKIE = "encore_session"  # set by the dashboard's sign-in (web/auth.py)
+# Known tokens are remembered briefly: an ingesting client sends one per request, and the lookup
+# was a database round trip each time. Unknown tokens are never cached; a token revoked in the
+# database stops working within the TTL.
+TOKEN_CACHE_KEY = "token_cache"  # ctx.extras key
+TOKEN_CACHE_TTL = timedelta(seconds=5)
+TOKEN_CACHE_SIZE = 10_000
 bearer = HTTPBearer(auto_error=False, description="An API token: admin, venue_manager or ingest")
 
 
@@ -49,12 +56,22 @@ def resolve_token(ctx: Container, token: str) -> Principal | None:
     admin = ctx.settings.encore_admin_token
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
         return Principal(role=Role.ADMIN, name="admin")
-    row = ctx.tokens.find_active_by_hash(hash_token(token))
+    digest = hash_token(token)
+    cache: dict[str, tuple[datetime, Principal]] = ctx.extras.setdefault(TOKEN_CACHE_KEY, {})
+    now = ctx.clock.now()
+    cached = cache.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    row = ctx.tokens.find_active_by_hash(digest)
     if row is None:
         return None
-    return Principal(
+    principal = Principal(
         role=Role(row["role"]), name=row["name"], venue_id=row["venue_id"], token_id=row["token_id"]
     )
+    if len(cache) >= TOKEN_CACHE_SIZE:
+        cache.clear()
+    cache[digest] = (now + TOKEN_CACHE_TTL, principal)
+    return principal
 
 
 def current_principal(

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from encore_backend.bootstrap import build_migrated
-from encore_backend.config import Settings
+from encore_backend.bootstrap import Container, build, build_migrated
+from encore_backend.config import Settings, load_settings
 from encore_backend.domain.enums import RunStatus, RunTrigger
 from encore_backend.scheduler.control import scheduler_control
 from encore_backend.scheduler.registry import DryRunUnsupported, UnknownJob
 from encore_backend.scheduler.runner import JobBusy, run_job, run_record
+from encore_backend.storage.sql.engine import is_sqlite_url
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+WORKER_APP = "encore_backend.scheduler.commands:worker_app"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 GRACEFUL_SHUTDOWN_SECONDS = 5
 
@@ -26,27 +31,56 @@ def configure_logging(level: int) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-def serve(settings: Settings, *, host: str, port: int) -> None:
-    """API + scheduler in this process, until interrupted."""
+def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
+    """API + scheduler in this process (or in `workers` processes), until interrupted.
+
+    Every worker process runs the scheduler too: the leader lease lets one of them fire the
+    ticks. SQLite has a single writer, so more than one process is refused (exit status 2)."""
     import uvicorn
 
-    from encore_backend.api.app import create_app
-    from encore_backend.observability.logging import use_json_logs
-
-    configure_logging(logging.INFO)
-    use_json_logs(logging.INFO)  # one JSON object per line, with job_id and run_id in runs
+    if workers > 1 and is_sqlite_url(settings.encore_database_url):
+        typer.echo(
+            f"--workers {workers}: SQLite has one writer, so `encore serve` runs one process on "
+            "it; use MariaDB or PostgreSQL (ENCORE_DATABASE_URL) for more workers",
+            err=True,
+        )
+        raise typer.Exit(2)
     ctx = build_migrated(settings)
     base = f"http://{host}:{port}"
     typer.echo(f"Encore on {base}  (dashboard {base}/, API docs {base}/docs, health {base}/health)")
     # Open dashboards hold alert streams: stop waiting for them after a few seconds.
-    uvicorn.run(
-        create_app(ctx),
-        host=host,
-        port=port,
-        log_level="info",
-        log_config=None,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "log_config": None,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    if workers == 1:
+        uvicorn.run(served_app(ctx), **options)
+        return
+    ctx.engine.dispose()  # each worker builds its own container (and pool) from the settings
+    configure_serve_logging()
+    uvicorn.run(WORKER_APP, factory=True, workers=workers, **options)
+
+
+def served_app(ctx: Container) -> FastAPI:
+    from encore_backend.api.app import create_app
+
+    configure_serve_logging()
+    return create_app(ctx)
+
+
+def worker_app() -> FastAPI:
+    """The app of one `encore serve --workers N` process (an import-string factory)."""
+    return served_app(build(load_settings()))
+
+
+def configure_serve_logging() -> None:
+    from encore_backend.observability.logging import use_json_logs
+
+    configure_logging(logging.INFO)
+    use_json_logs(logging.INFO)  # one JSON object per line, with job_id and run_id in runs
 
 
 def run_one(settings: Settings, *, job_id: str, dry_run: bool) -> None:

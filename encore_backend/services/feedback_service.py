@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import anyio.to_thread
+
 from encore_backend.bootstrap import Container
 from encore_backend.clock import as_utc
-from encore_backend.domain.enums import RunTrigger
+from encore_backend.services.alert_signal import run_detector, running_signal
 from encore_backend.services.errors import FieldError
 
-log = logging.getLogger(__name__)
-
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+KNOWN_VENUES_KEY = "known_venues"  # ctx.extras key: venue ids seen to exist
 CUSTOMER_KEYS = ("email", "name", "lifetime_value", "tier")
 
 
@@ -31,7 +31,7 @@ def ingest_feedback(
     """Store one feedback (and upsert its customer); (feedback, created). A repeated
     external_id for the venue returns the first feedback with created=False."""
     now = ctx.clock.now()
-    if not ctx.venues.exists(venue_id):
+    if not venue_exists(ctx, venue_id):
         raise FieldError("venue_id", f"venue {venue_id!r} does not exist")
     created_at = as_utc(created_at) if created_at is not None else now
     if created_at > now + MAX_CLOCK_SKEW:
@@ -49,6 +49,18 @@ def ingest_feedback(
         now=now,
     )
     return public_feedback(row), created
+
+
+def venue_exists(ctx: Container, venue_id: str) -> bool:
+    """Whether the venue exists; one found is remembered for the process (venues are never
+    deleted), which spares each ingested feedback a query."""
+    known: set[str] = ctx.extras.setdefault(KNOWN_VENUES_KEY, set())
+    if venue_id in known:
+        return True
+    if not ctx.venues.exists(venue_id):
+        return False
+    known.add(venue_id)
+    return True
 
 
 def public_feedback(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,13 +101,28 @@ def list_feedback(
     return {"feedback": [public_feedback(r) for r in rows], "next_before_id": next_before_id}
 
 
-def detect_alerts_after_ingest(ctx: Container, feedback_id: int) -> None:
-    """Run the alert detector for one new feedback; failures are logged, the scan catches up."""
-    try:
-        from encore_backend.scheduler.runner import run_job
+def signal_detector(ctx: Container, feedback_ids: Sequence[int]) -> None:
+    """Hand new feedback to this process's detector thread (fire and forget); without one
+    (no app lifespan: a script, a Lambda invocation) scan them here and now."""
+    if not feedback_ids:
+        return
+    detector = running_signal(ctx)
+    if detector is None:
+        run_detector(ctx, [int(i) for i in feedback_ids])
+    else:
+        detector.signal(feedback_ids)
 
-        run_job(
-            ctx, "alert_detector", trigger=RunTrigger.EVENT, params={"feedback_ids": [feedback_id]}
-        )
-    except Exception:
-        log.exception("alert detection after ingesting feedback %s failed", feedback_id)
+
+async def detect_alerts_after_ingest(ctx: Container, feedback_ids: Sequence[int]) -> None:
+    """A background task after the response: queue the ids for the detector thread and wait
+    for their batch without holding a thread (the connection's next request is not held
+    either; test clients and Lambda invocations end with the alerts written). Without a
+    detector thread the scan runs inline in the thread pool. Failures are logged; the
+    scheduled scan catches up."""
+    if not feedback_ids:
+        return
+    detector = running_signal(ctx)
+    if detector is None:
+        await anyio.to_thread.run_sync(run_detector, ctx, [int(i) for i in feedback_ids])
+    else:
+        await detector.detect(feedback_ids)

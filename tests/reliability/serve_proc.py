@@ -46,14 +46,19 @@ class Serve:
     """One `encore serve` child process on a free port, logging to a file."""
 
     def __init__(
-        self, db_url: str, workdir: Path, name: str, env: dict[str, str] | None = None
+        self,
+        db_url: str,
+        workdir: Path,
+        name: str,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [ENCORE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [ENCORE, "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
             env=serve_env(db_url, workdir, env),
             cwd=workdir,  # away from the repo's .env
             stdout=self._log,

@@ -48,7 +48,7 @@ def post_feedback(
     except FieldError as exc:
         raise from_field_error(exc) from None
     if created:
-        tasks.add_task(feedback_service.detect_alerts_after_ingest, ctx, row["feedback_id"])
+        tasks.add_task(feedback_service.detect_alerts_after_ingest, ctx, [row["feedback_id"]])
     payload = jsonable_encoder(FeedbackOut.model_validate(row).model_dump(mode="json"))
     code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return JSONResponse(payload, status_code=code, background=tasks)

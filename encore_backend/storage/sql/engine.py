@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,11 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        connect_args={
+            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+            "check_same_thread": False,
+            "factory": QueuedWriterConnection,
+        },
         **kwargs,
     )
 
@@ -51,14 +58,84 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front; readers (see `read_only`) start a plain snapshot and
         # never wait behind a writer in WAL mode.
-        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY_OPTION, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        dbapi = conn.connection.dbapi_connection
+        dbapi.queue_for_write()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            dbapi.release_write()
+            raise
 
     return engine
 
 
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(database: str) -> threading.Lock | None:
+    """One lock per database file in this process (None for in-memory databases)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    with _write_locks_guard:
+        return _write_locks.setdefault(os.path.abspath(database), threading.Lock())
+
+
+class QueuedWriterConnection(sqlite3.Connection):
+    """A connection whose write transactions queue on a lock shared by the process.
+
+    SQLite has one writer. Threads that met a held write lock used to wait in SQLite's busy
+    handler, which sleeps 1, 2, 5 ... up to 100 ms between tries: under 8 concurrent requests
+    most of a request's time went to those sleeps, and the order was a lottery. Here a writer
+    waits on a Python lock that the previous writer's COMMIT or ROLLBACK hands over at once;
+    the busy timeout still covers other processes (a CLI next to the server)."""
+
+    def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self._write_lock = _write_lock(str(database))
+        self._writing = False
+
+    def queue_for_write(self) -> None:
+        """Wait for this process's other writers (up to the busy timeout)."""
+        if self._write_lock is None or self._writing:
+            return
+        if not self._write_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_SECONDS):
+            raise sqlite3.OperationalError("database is locked (waited for this process's writers)")
+        self._writing = True
+
+    def release_write(self) -> None:
+        if self._writing and self._write_lock is not None:
+            self._writing = False
+            self._write_lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.release_write()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.release_write()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.release_write()
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def is_sqlite_url(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
 
 
 def read_only(engine: Engine) -> Connection:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CursorResult,
     Engine,
     Select,
+    bindparam,
     exists,
     func,
     insert,
@@ -34,6 +35,15 @@ def _feedback_query() -> Select[Any]:
     return select(f, *CUSTOMER_COLUMNS).select_from(
         f.outerjoin(c, f.c.customer_id == c.c.customer_id)
     )
+
+
+# The ingestion path's statements, built once: building a statement with literal values costs
+# more than executing it (cache-key generation), and ingestion runs them per feedback.
+CUSTOMER_BY_EMAIL = select(c.c.customer_id).where(c.c.email == bindparam("b_email"))
+UPDATE_CUSTOMER = update(c).where(c.c.customer_id == bindparam("b_id"))
+INSERT_CUSTOMER = insert(c)
+INSERT_FEEDBACK = insert(f)
+FEEDBACK_BY_ID = _feedback_query().where(f.c.feedback_id == bindparam("b_id"))
 
 
 @raises_port_errors
@@ -71,22 +81,22 @@ class SqlFeedbackStore:
                 if existing is not None:
                     return existing, False
             try:
-                feedback_id = self._insert(feedback, customer, now)
+                return self._insert(feedback, customer, now), True
             except IntegrityError:
                 continue  # a concurrent request won the external_id or the customer email
-            row = self.get(feedback_id)
-            assert row is not None
-            return row, True
         raise RuntimeError("feedback ingestion kept conflicting; giving up after 3 attempts")
 
     def _insert(
         self, feedback: Mapping[str, Any], customer: Mapping[str, Any] | None, now: datetime
-    ) -> int:
+    ) -> dict[str, Any]:
+        """One transaction: the customer, the feedback, and the stored row read back (one
+        connection and one commit per feedback: on SQLite the single writer is the limit)."""
         with self.engine.begin() as conn:
             customer_id = _upsert_customer(conn, customer, now) if customer else None
             values = {**feedback, "customer_id": customer_id, "status": "new", "ingested_at": now}
-            result = conn.execute(insert(f).values(**values))
-            return _new_id(result)
+            feedback_id = _new_id(conn.execute(INSERT_FEEDBACK, values))
+            row = conn.execute(FEEDBACK_BY_ID, {"b_id": feedback_id}).one()
+        return dict(row._mapping)
 
     def list_for_venue(
         self,
@@ -178,17 +188,13 @@ def _upsert_customer(conn: Connection, customer: Mapping[str, Any], now: datetim
     given = {k: customer[k] for k in CUSTOMER_FIELDS if customer.get(k) is not None}
     email = customer.get("email")
     if email:
-        found = conn.execute(select(c.c.customer_id).where(c.c.email == email)).scalar()
+        found = conn.execute(CUSTOMER_BY_EMAIL, {"b_email": email}).scalar()
         if found is not None:
             if given:
-                conn.execute(
-                    update(c).where(c.c.customer_id == found).values(**given, updated_at=now)
-                )
+                conn.execute(UPDATE_CUSTOMER, {**given, "updated_at": now, "b_id": found})
             return int(found)
-    result = conn.execute(
-        insert(c).values(email=email or None, **given, created_at=now, updated_at=now)
-    )
-    return _new_id(result)
+    values = {"email": email or None, **given, "created_at": now, "updated_at": now}
+    return _new_id(conn.execute(INSERT_CUSTOMER, values))
 
 
 def _ids_by_email(conn: Connection, emails: Sequence[str]) -> dict[str, int]:
