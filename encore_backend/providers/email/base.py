@@ -15,8 +15,9 @@ WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def wire_bytes(message: EmailMessage) -> bytes:
-    """The message as sent: what the outbox stores and SES receives."""
-    return message.as_bytes(policy=WIRE_POLICY)
+    """The message as sent: what the outbox stores and SES receives (a PreparedMessage's kept
+    bytes, else flattened now)."""
+    return getattr(message, "wire", None) or message.as_bytes(policy=WIRE_POLICY)
 
 
 def on_wire(message: EmailMessage) -> EmailMessage:
