@@ -99,3 +99,57 @@ def run_budget(interval_minutes: float, max_seconds: float | None = None) -> tim
     if max_seconds is not None:
         return timedelta(seconds=float(max_seconds))
     return timedelta(seconds=min(max(interval_minutes * 60 * 0.9, 30.0), 900.0))
+
+
+PERMIT_BATCH = 16  # most permits one take asks for
+PERMIT_HOLD_SECONDS = 2.0  # a permit is used within this long of its take, or given back
+
+
+class PermitStock:
+    """Rate-limit permits taken a few at a time (one transaction), used one by one. The batch
+    starts at one and doubles while the run keeps using them, so a run with one item takes one
+    permit; a permit unused for PERMIT_HOLD_SECONDS goes back to the limiter (its slot was
+    stamped with that deadline, see acquire_many)."""
+
+    def __init__(
+        self, run: RunClock, *, name: str, limit: int, patience: float | None = None
+    ) -> None:
+        self.run, self.name, self.limit, self.patience = run, name, limit, patience
+        self.stock: list[Permit] = []
+        self.taken_at = run.now()
+        self.batch = 1
+
+    def take(self) -> Permit | None:
+        """A permit, waiting for one as wait_for_permit does; None when the budget is spent or
+        the wait would exceed `patience`."""
+        if self.run.left() <= 0:
+            return None
+        if self.stock and (self.run.now() - self.taken_at).total_seconds() > PERMIT_HOLD_SECONDS:
+            self.release_all()
+        if not self.stock and not self._refill():
+            return None
+        return self.stock.pop()
+
+    def give_back(self, permit: Permit) -> None:
+        """An unused permit: the next item may use it."""
+        self.stock.append(permit)
+
+    def release_all(self) -> None:
+        if self.stock:
+            self.run.ctx.rate_limits.release_many(self.stock)
+            self.stock = []
+
+    def _refill(self) -> bool:
+        while True:
+            now = self.run.now()
+            got = self.run.ctx.rate_limits.acquire_many(
+                self.name, count=self.batch, limit=self.limit, now=now, hold=PERMIT_HOLD_SECONDS
+            )
+            if got.permits:
+                self.stock, self.taken_at = list(got.permits), now
+                self.batch = min(self.batch * 2, PERMIT_BATCH)
+                return True
+            if self.patience is not None and got.wait_seconds > self.patience:
+                return False
+            if not self.run.pause(got.wait_seconds):
+                return False

@@ -14,11 +14,10 @@ import base64
 import quopri
 import uuid
 from collections.abc import Iterable
-from typing import Any
 from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses
-
+from typing import Any
 
 ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
 MAX_7BIT_LINE = 998
@@ -57,7 +56,7 @@ def fast_message(headers: Iterable[tuple[str, str]], text: str, html: str) -> Em
     parts = [text_part(text, "plain"), text_part(html, "html")]
     message.set_payload([part for part, _ in parts])
     chunks = [_head(lines), "\r\n"]
-    for part, flat in parts:
+    for _, flat in parts:
         chunks += [f"--{boundary}\r\n", flat, "\r\n"]
     chunks.append(f"--{boundary}--\r\n")
     message.wire = "".join(chunks).encode("ascii")
@@ -75,7 +74,10 @@ def text_part(text: str, subtype: str) -> tuple[EmailMessage, str]:
     cte = "7bit" if seven_bit else "quoted-printable"
     if not seven_bit:
         body = quopri.encodestring(body.encode("utf-8")).decode("ascii").replace("\r\n", "\n")
-    lines = [("Content-Type", f'text/{subtype}; charset="utf-8"'), ("Content-Transfer-Encoding", cte)]
+    lines = [
+        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        ("Content-Transfer-Encoding", cte),
+    ]
     for name, value in lines:
         part.set_raw(name, value)
     part.set_payload(body)
@@ -101,7 +103,9 @@ def wire_header(name: str, value: str) -> str:
 
 def encoded_words(value: str) -> str:
     """RFC 2047 base64 words of whole characters, each at most 75 long, folded one a line."""
-    words, chunk, size = [], [], 0
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
     for char in value:
         width = len(char.encode("utf-8"))
         if size + width > WORD_BYTES and chunk:
