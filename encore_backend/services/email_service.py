@@ -154,19 +154,25 @@ def send_due(
     run = RunClock(ctx, now, budget=budget)
     shared = SendRun(ctx, run, lease=lease, max_items=max_items, patience=patience)
     workers = concurrency or ctx.settings.email_send_concurrency
-    workers = max(min(workers, max_items or workers), 1)
-    if workers == 1:
-        parts = [shared.work(lead=True)]
-    else:
-        with ThreadPoolExecutor(workers, thread_name_prefix="encore-send") as pool:
-            futures = [pool.submit(shared.work, lead=k == 0) for k in range(workers)]
-        parts = [f.result() for f in futures if f.exception() is None]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            raise errors[0]  # type: ignore[misc]
+    try:
+        parts = run_senders(shared, max(min(workers, max_items or workers), 1))
+    finally:
+        shared.permits.release_all()
     for part in parts:
         report.add(part)
     return report
+
+
+def run_senders(shared: SendRun, workers: int) -> list[SendReport]:
+    """`workers` senders side by side (the lead first); the first error raised after all end."""
+    if workers == 1:
+        return [shared.work(lead=True)]
+    with ThreadPoolExecutor(workers, thread_name_prefix="encore-send") as pool:
+        futures = [pool.submit(shared.work, lead=k == 0) for k in range(workers)]
+    errors = [error for f in futures if (error := f.exception()) is not None]
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
 
 
 class SendRun:
@@ -181,7 +187,9 @@ class SendRun:
         max_items: int | None,
         patience: float | None,
     ) -> None:
-        self.ctx, self.run, self.lease, self.patience = ctx, run, lease, patience
+        self.ctx, self.run, self.lease = ctx, run, lease
+        limit = ctx.settings.max_emails_per_minute
+        self.permits = PermitStock(run, name=EMAIL_LIMIT, limit=limit, patience=patience)
         self.left = max_items
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -208,26 +216,19 @@ class SendRun:
         """One sender: a session on the provider, permits taken a few at a time, items
         claimed one by one until none is due; its own report. The others start once the lead
         has tried its first item: a refused configuration stops the run at that one item."""
-        ctx, report = self.ctx, SendReport()
+        report = SendReport()
         if not lead:
             self.opened.wait()
             if self.stop.is_set():
                 return report
-        stock = PermitStock(
-            self.run,
-            name=EMAIL_LIMIT,
-            limit=ctx.settings.max_emails_per_minute,
-            patience=self.patience,
-        )
         try:
             with LazySession(self.sender) as session:
-                self._loop(session, stock, report)
+                self._loop(session, self.permits, report)
         except BaseException:
             self.stop.set()  # a refused configuration (or a crash): the others stop too
             raise
         finally:
             self.opened.set()
-            stock.release_all()
         return report
 
     def _loop(self, session: LazySession, stock: PermitStock, report: SendReport) -> None:
@@ -236,16 +237,14 @@ class SendRun:
             if permit is None:
                 report.out_of_budget = True
                 return
+            outcome: bool | None = None
             try:
                 outcome = claim_and_send(
                     self.ctx, session, run=self.run, lease=self.lease, report=report
                 )
-            except ProviderConfigError:
-                stock.give_back(permit)  # the run stops here: nothing went out
-                raise
+            finally:  # unused unless the item went out (a refused configuration: nothing did)
+                stock.finish(permit, used=outcome is True)
             self.opened.set()
-            if outcome is not True:
-                stock.give_back(permit)  # nothing went out under this permit
             if outcome is None:
                 self.stop.set()  # nothing is due now: the other senders end too
                 return

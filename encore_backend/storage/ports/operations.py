@@ -198,10 +198,9 @@ class RateLimitStore(Protocol):
         count: int,
         limit: int,
         now: datetime,
-        hold: float,
         window: timedelta = ...,
     ) -> AcquiredMany:
-        """Up to `count` uses in one go, each to be used within `hold` seconds of `now`."""
+        """Up to `count` uses at `now` in one go (at least one, or how long to wait)."""
 
     def release(self, permit: Permit) -> bool:
         """Undo an unused permit unless its slot was taken since."""

@@ -5,9 +5,10 @@ one window ago, with an update conditional on the slot's version (`uses`), so tw
 never take the same slot. Every slot's uses are therefore a window apart, and no window
 `[t, t + 60 s)` holds more than N uses, whichever processes made them. Times come from the caller.
 
-`acquire_many` takes several slots in one transaction for a sender that uses them within `hold`
-seconds: each slot is stamped `now + hold`, the latest its use can happen, so the window rule
-still holds for the sends themselves, not only for the takes.
+`acquire_many` takes several slots in one transaction (one commit instead of one per use) for a
+caller that uses them within a second or so of `now`: as with `acquire`, the window rule holds
+for the takes, and a use trails its take by that little (a single permit already trailed its take
+by one send).
 """
 
 from __future__ import annotations
@@ -61,13 +62,11 @@ class SqlRateLimitStore:
         count: int,
         limit: int,
         now: datetime,
-        hold: float,
         window: timedelta = WINDOW,
     ) -> AcquiredMany:
-        """Up to `count` uses of `name` (at least one, or how long until a slot frees up), in
-        one transaction, stamped `now + hold`: the caller uses each within `hold` seconds."""
+        """Up to `count` uses of `name` at `now` (at least one, or how long until a slot frees
+        up), taken in one transaction."""
         self._ensure_slots(name, limit)
-        stamp = now + timedelta(seconds=hold)
         for _ in range(MAX_TRIES):
             rows = self._oldest(name, limit, candidates=max(count * 2, CANDIDATES))
             free = [r for r in rows if r.used_at <= now - window]
@@ -76,7 +75,7 @@ class SqlRateLimitStore:
                 return AcquiredMany([], max((oldest + window - now).total_seconds(), 0.001))
             picked = sorted(random.sample(free, min(count, len(free))), key=lambda r: r.slot)
             with self.engine.begin() as conn:  # slot order: two takers never deadlock
-                taken = [r for r in picked if _take_in(conn, name, r.slot, r.uses, stamp)]
+                taken = [r for r in picked if _take_in(conn, name, r.slot, r.uses, now)]
             if taken:
                 permits = [Permit(name, r.slot, r.uses + 1, r.used_at) for r in taken]
                 return AcquiredMany(permits, 0.0)
