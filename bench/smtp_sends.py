@@ -137,7 +137,7 @@ def markdown(outcomes: list[Outcome], scale: Scale) -> str:
         "|---|---|---|---|---|",
     ]
     for o in outcomes:
-        spread = f"{min(o.rates):,.0f}–{max(o.rates):,.0f}"
+        spread = f"{min(o.rates):,.0f} to {max(o.rates):,.0f}"
         checks = "OK" if not o.failures else "; ".join(o.failures)
         lines.append(f"| {o.backend} | {o.concurrency} | {o.median():,.0f} | {spread} | {checks} |")
     return "\n".join(lines)

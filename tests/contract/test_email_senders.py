@@ -475,15 +475,23 @@ def test_a_session_delivers_each_of_many_messages_once(backend: Backend) -> None
     assert {r.backend for r in results} == {backend.sender.backend}
 
 
+def fresh_smtp(
+    smtp_handler: tuple[RecordingHandler, int],
+) -> tuple[RecordingHandler, SmtpEmailSender]:
+    """The module's server with nothing recorded or queued, and a sender to it."""
+    handler, port = smtp_handler
+    handler.messages.clear()
+    handler.peers.clear()
+    handler.faults.clear()
+    return handler, SmtpEmailSender(host="127.0.0.1", port=port, timeout=5)
+
+
 @pytest.mark.parametrize("fault", ["550", "451", "rcpt550"])
 def test_an_smtp_session_goes_on_after_a_refused_message(
     smtp_handler: tuple[RecordingHandler, int], fault: str
 ) -> None:
     """A refused message fails alone (classified as a single send is); the next ones go."""
-    handler, port = smtp_handler
-    handler.messages.clear()
-    handler.faults.clear()
-    sender = SmtpEmailSender(host="127.0.0.1", port=port, timeout=5)
+    handler, sender = fresh_smtp(smtp_handler)
     with sender.session() as session:
         session.send(reply(0))
         handler.faults.append(fault)
@@ -519,11 +527,7 @@ def test_an_smtp_session_reopens_a_dropped_connection_and_sends_that_message_onc
 ) -> None:
     """The server drops the reused connection before DATA (at MAIL, or at the RSET): nothing
     of that message was delivered, so it goes again on a new connection, exactly once."""
-    handler, port = smtp_handler
-    handler.messages.clear()
-    handler.peers.clear()
-    handler.faults.clear()
-    sender = SmtpEmailSender(host="127.0.0.1", port=port, timeout=5)
+    handler, sender = fresh_smtp(smtp_handler)
     messages = [reply(n) for n in range(4)]
     with sender.session() as session:
         session.send(messages[0])
@@ -543,10 +547,7 @@ def test_an_smtp_session_never_resends_after_the_hand_over(
 ) -> None:
     """A drop after the final dot is outcome unknown, even on a reused connection; the
     session opens a new connection for the next message."""
-    handler, port = smtp_handler
-    handler.messages.clear()
-    handler.faults.clear()
-    sender = SmtpEmailSender(host="127.0.0.1", port=port, timeout=5)
+    handler, sender = fresh_smtp(smtp_handler)
     with sender.session() as session:
         session.send(reply(0))
         handler.faults.append("drop")
