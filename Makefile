@@ -42,6 +42,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.dynamodb_requests
 	$(BIN)/python -m bench.fleet_sends
 	$(BIN)/python -m bench.ingest_http --backends sqlite,mariadb,postgresql --workers 4
+	$(BIN)/python -m bench.smtp_sends
 
 # Start the local databases if a previous test stopped them (no-op when they answer).
 services:

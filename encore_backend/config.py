@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     email_max_attempts: int = Field(5, gt=0)
+    # Added by issue 12: senders working the email queue side by side in one sender run.
+    email_send_concurrency: int = Field(4, ge=1, le=32)
     encore_executor: Literal["apscheduler", "celery"] = "apscheduler"
     # The Celery profile's broker; RedBeat keeps the schedule and its lock in the same Redis.
     celery_broker_url: str = "redis://127.0.0.1:6379/0"

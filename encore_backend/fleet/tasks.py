@@ -81,9 +81,13 @@ def run_now(job_id: str, dry_run: bool = False) -> dict[str, Any]:
 
 @app.task(name="encore.send_emails", **RETRY)  # type: ignore[misc]
 def send_emails(items: int, seconds: float) -> dict[str, Any]:
-    """Claim and send up to `items` due emails within `seconds`, paced by the shared limit."""
+    """Claim and send up to `items` due emails within `seconds`, paced by the shared limit.
+    One sender per batch (one SMTP connection): the fleet sends side by side through its
+    workers' concurrent batches, and the tick sizes batches by one sender's pace."""
     ctx = worker_ctx(app)
-    report = email_service.send_due(ctx, now=ctx.clock.now(), max_seconds=seconds, max_items=items)
+    report = email_service.send_due(
+        ctx, now=ctx.clock.now(), max_seconds=seconds, max_items=items, concurrency=1
+    )
     return {
         "sent": report.sent,
         "failed": report.failed,

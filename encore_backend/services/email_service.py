@@ -8,12 +8,15 @@ import logging
 import os
 import random
 import socket
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.stop import stop_base
@@ -28,7 +31,7 @@ from encore_backend.providers.email import (
     make_unsubscribe_token,
     unsubscribe_url,
 )
-from encore_backend.providers.email.base import SendResult, sender_domain
+from encore_backend.providers.email.base import SendResult, SendSession, sender_domain
 from encore_backend.providers.errors import (
     OutcomeUnknownError,
     ProviderConfigError,
@@ -36,7 +39,7 @@ from encore_backend.providers.errors import (
     TransientProviderError,
 )
 from encore_backend.services.manager_mail import manager_message
-from encore_backend.services.pacing import RunClock, backoff_seconds, run_budget, wait_for_permit
+from encore_backend.services.pacing import PermitStock, RunClock, backoff_seconds, run_budget
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -69,6 +72,13 @@ class SendReport:
     cancelled: int = 0
     expired: list[str] = field(default_factory=list)
     out_of_budget: bool = False
+
+    def add(self, other: SendReport) -> None:
+        """Fold one sender's report into the run's."""
+        for name in ("sent", "retried", "failed", "outcome_unknown", "cancelled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.expired += other.expired
+        self.out_of_budget = self.out_of_budget or other.out_of_budget
 
 
 def unsubscribe_secret(settings: Settings) -> str:
@@ -129,43 +139,164 @@ def send_due(
     lease: timedelta = SEND_LEASE,
     max_items: int | None = None,
     patience: float | None = None,
+    concurrency: int | None = None,
 ) -> SendReport:
-    """Expire dead workers' claims, then send due items one by one, paced by
-    MAX_EMAILS_PER_MINUTE, until none is due or the run's time budget is spent. A provider
-    configuration error stops the run at once, the item given back untouched (then raised).
+    """Expire dead workers' claims, then send due items, paced by MAX_EMAILS_PER_MINUTE, until
+    none is due or the run's time budget is spent. EMAIL_SEND_CONCURRENCY senders (or
+    `concurrency`) work side by side, each on its own provider session (one SMTP connection),
+    each item claimed and recorded on its own. A provider configuration error stops the run
+    at once, the item given back untouched (then raised).
 
     A fleet batch passes `max_items` (claims at most that many); the fleet's tick passes
     `patience` 0 too (it sends one item if a permit is free, and never waits for one)."""
     report = SendReport(expired=ctx.email_queue.expire_leases(now=now))
     budget = run_budget(ctx.settings.scheduler_email_interval_minutes, max_seconds)
-    run, sender, limit = RunClock(ctx, now, budget=budget), None, ctx.settings.max_emails_per_minute
-    claimed = 0
-    while (max_items is None or claimed < max_items) and ctx.email_queue.has_due(now=run.now()):
-        permit = wait_for_permit(run, name=EMAIL_LIMIT, limit=limit, patience=patience)
-        if permit is None:
-            report.out_of_budget = True
-            break
-        claimed += 1
-        try:
-            sender = sender or email_sender(ctx)
-            sent = claim_and_send(ctx, sender, run=run, lease=lease, report=report)
-        except ProviderConfigError:
-            ctx.rate_limits.release(permit)  # the run stops here: nothing went out
-            raise
-        if not sent:
-            ctx.rate_limits.release(permit)  # nothing went out under this permit
+    run = RunClock(ctx, now, budget=budget)
+    shared = SendRun(ctx, run, lease=lease, max_items=max_items, patience=patience)
+    workers = concurrency or ctx.settings.email_send_concurrency
+    try:
+        parts = run_senders(shared, max(min(workers, max_items or workers), 1))
+    finally:
+        shared.permits.release_all()
+    for part in parts:
+        report.add(part)
     return report
 
 
+def run_senders(shared: SendRun, workers: int) -> list[SendReport]:
+    """`workers` senders side by side (the lead first); the first error raised after all end."""
+    if workers == 1:
+        return [shared.work(lead=True)]
+    with ThreadPoolExecutor(workers, thread_name_prefix="encore-send") as pool:
+        futures = [pool.submit(shared.work, lead=k == 0) for k in range(workers)]
+    errors = [error for f in futures if (error := f.exception()) is not None]
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
+class SendRun:
+    """What the senders of one run share: the run's clock, the item quota, the stop flag."""
+
+    def __init__(
+        self,
+        ctx: Container,
+        run: RunClock,
+        *,
+        lease: timedelta,
+        max_items: int | None,
+        patience: float | None,
+    ) -> None:
+        self.ctx, self.run, self.lease = ctx, run, lease
+        limit = ctx.settings.max_emails_per_minute
+        self.permits = PermitStock(run, name=EMAIL_LIMIT, limit=limit, patience=patience)
+        self.left = max_items
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.opened = threading.Event()  # the lead has tried its first item (or ended)
+        self._sender: EmailSender | None = None
+
+    def sender(self) -> EmailSender:
+        """The run's sender, built when the first item is due (its sessions are per worker)."""
+        with self.lock:
+            if self._sender is None:
+                self._sender = email_sender(self.ctx)
+            return self._sender
+
+    def may_claim(self) -> bool:
+        """One more claim within max_items, unless the run is stopping."""
+        with self.lock:
+            if self.stop.is_set() or self.left == 0:
+                return False
+            if self.left is not None:
+                self.left -= 1
+            return True
+
+    def work(self, *, lead: bool) -> SendReport:
+        """One sender: a session on the provider, permits taken a few at a time, items
+        claimed one by one until none is due; its own report. The others start once the lead
+        has tried its first item: a refused configuration stops the run at that one item."""
+        report = SendReport()
+        if not lead:
+            self.opened.wait()
+            if self.stop.is_set():
+                return report
+        try:
+            with LazySession(self.sender) as session:
+                self._loop(session, self.permits, report)
+        except BaseException:
+            self.stop.set()  # a refused configuration (or a crash): the others stop too
+            raise
+        finally:
+            self.opened.set()
+        return report
+
+    def _loop(self, session: LazySession, stock: PermitStock, report: SendReport) -> None:
+        while self.may_claim():
+            permit = stock.take()
+            if permit is None:
+                report.out_of_budget = True
+                return
+            outcome: bool | None = None
+            try:
+                outcome = claim_and_send(
+                    self.ctx, session, run=self.run, lease=self.lease, report=report
+                )
+            finally:  # unused unless the item went out (a refused configuration: nothing did)
+                stock.finish(permit, used=outcome is True)
+            self.opened.set()
+            if outcome is None:
+                self.stop.set()  # nothing is due now: the other senders end too
+                return
+
+
+class LazySession:
+    """A sender session opened at the first send: a worker that finds nothing due builds no
+    provider client and opens no connection."""
+
+    def __init__(self, sender: Callable[[], EmailSender]) -> None:
+        self.make_sender = sender
+        self.stack = ExitStack()
+        self.session: SendSession | None = None
+        self.name = ""
+
+    def __enter__(self) -> LazySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    def send(self, message: EmailMessage) -> SendResult:
+        if self.session is None:
+            sender = self.make_sender()
+            self.session, self.name = self.stack.enter_context(sender.session()), sender.backend
+        return self.session.send(message)
+
+    @property
+    def backend(self) -> str:
+        """The backend the history records (the sender is built if it was not yet)."""
+        return self.name or self.make_sender().backend
+
+
+class Session(Protocol):
+    """What sends one item: a sender, or a worker's (lazy) session on one."""
+
+    @property
+    def backend(self) -> str: ...
+
+    def send(self, message: EmailMessage) -> SendResult: ...
+
+
 def claim_and_send(
-    ctx: Container, sender: EmailSender, *, run: RunClock, lease: timedelta, report: SendReport
-) -> bool:
-    """Claim one due item and send it; False when none was claimed or it was cancelled unsent.
-    On ProviderConfigError the item goes back to `pending` as it was before the claim."""
+    ctx: Container, sender: Session, *, run: RunClock, lease: timedelta, report: SendReport
+) -> bool | None:
+    """Claim one due item and send it: True when it went out (or was tried), False when it
+    was cancelled unsent, None when none was due. On ProviderConfigError the item goes back
+    to `pending` as it was before the claim."""
     current, claim = run.now(), new_claim()
     item = ctx.email_queue.claim_next(now=current, claim=claim, lease_until=current + lease)
     if item is None:
-        return False
+        return None
     try:
         return send_one(ctx, sender, item, claim=claim, run=run, report=report)
     except ProviderConfigError as exc:
@@ -181,7 +312,7 @@ def new_claim() -> str:
 
 def send_one(
     ctx: Container,
-    sender: EmailSender,
+    sender: Session,
     item: Mapping[str, Any],
     *,
     claim: str,
@@ -189,12 +320,13 @@ def send_one(
     report: SendReport,
 ) -> bool:
     """Send one claimed item and record the outcome; False when it was cancelled unsent."""
-    queue, backend = ctx.email_queue, sender.backend
+    queue = ctx.email_queue
     reason = cancel_reason(item)
     if reason:
         queue.mark_cancelled(item, claim=claim, now=run.now(), reason=reason)
         report.cancelled += 1
         return False
+    backend = sender.backend
     try:
         result = deliver(ctx, sender, item, claim=claim, run=run, report=report)
     except ProviderConfigError:
@@ -221,7 +353,7 @@ def send_one(
 
 def deliver(
     ctx: Container,
-    sender: EmailSender,
+    sender: Session,
     item: Mapping[str, Any],
     *,
     claim: str,

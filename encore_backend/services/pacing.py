@@ -99,3 +99,77 @@ def run_budget(interval_minutes: float, max_seconds: float | None = None) -> tim
     if max_seconds is not None:
         return timedelta(seconds=float(max_seconds))
     return timedelta(seconds=min(max(interval_minutes * 60 * 0.9, 30.0), 900.0))
+
+
+PERMIT_BATCH = 16  # most permits one take asks for
+PERMIT_HOLD_SECONDS = 1.0  # a permit is used within this long of its take, or given back
+
+
+class PermitStock:
+    """Rate-limit permits for a run's senders, taken a few at a time (one transaction) and
+    handed out one by one. The batch starts at one and doubles while the run keeps using them,
+    so a run with one item takes one permit; permits unused PERMIT_HOLD_SECONDS after their take
+    go back to the limiter. Thread-safe: when the limiter says wait, the permits handed out are
+    used first (`finish`), then one sender sleeps on the run's clock while the others wait for
+    it, so no use trails its take across a wait."""
+
+    def __init__(
+        self, run: RunClock, *, name: str, limit: int, patience: float | None = None
+    ) -> None:
+        self.run, self.name, self.limit, self.patience = run, name, limit, patience
+        self.stock: list[Permit] = []
+        self.taken_at = run.now()
+        self.batch = 1
+        self.out = 0  # permits handed out and not finished
+        self.cond = threading.Condition()
+
+    def take(self) -> Permit | None:
+        """A permit, waiting for one as wait_for_permit does; None when the budget is spent or
+        the wait would exceed `patience`. Call `finish` once it is used or not."""
+        with self.cond:
+            if self.run.left() <= 0:
+                return None
+            age = (self.run.now() - self.taken_at).total_seconds()
+            if self.stock and age > PERMIT_HOLD_SECONDS:
+                self._release()
+            if not self.stock and not self._refill():
+                return None
+            self.out += 1
+            return self.stock.pop()
+
+    def finish(self, permit: Permit, *, used: bool) -> None:
+        """A permit handed out is done with; an unused one serves the next item."""
+        with self.cond:
+            self.out -= 1
+            if not used:
+                self.stock.append(permit)
+            self.cond.notify_all()
+
+    def release_all(self) -> None:
+        with self.cond:
+            self._release()
+
+    def _release(self) -> None:
+        if self.stock:
+            self.run.ctx.rate_limits.release_many(self.stock)
+            self.stock = []
+
+    def _refill(self) -> bool:
+        while True:
+            now = self.run.now()
+            got = self.run.ctx.rate_limits.acquire_many(
+                self.name, count=self.batch, limit=self.limit, now=now
+            )
+            if got.permits:
+                self.stock, self.taken_at = list(got.permits), now
+                self.batch = min(self.batch * 2, PERMIT_BATCH)
+                return True
+            if self.patience is not None and got.wait_seconds > self.patience:
+                return False
+            if self.out:  # permits in use: let them finish (one may come back), then look again
+                self.cond.wait()
+                if self.stock:
+                    return True
+                continue
+            if not self.run.pause(got.wait_seconds):
+                return False

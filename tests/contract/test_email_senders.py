@@ -463,3 +463,97 @@ def test_a_long_unsubscribe_link_arrives_in_clear(backend: Backend) -> None:
     raw = dict(got.raw_items())["List-Unsubscribe"]
     assert "=?" not in raw
     assert f"<{url}>" in " ".join(raw.split())
+
+
+def test_a_session_delivers_each_of_many_messages_once(backend: Backend) -> None:
+    messages = [reply(n) for n in range(4)]
+    with backend.sender.session() as session:
+        results = [session.send(message) for message in messages]
+    got = backend.read_back()
+    assert sorted(m["Message-ID"] for m in got) == sorted(m["Message-ID"] for m in messages)
+    assert [r.message_id for r in results] == [m["Message-ID"] for m in messages]
+    assert {r.backend for r in results} == {backend.sender.backend}
+
+
+def fresh_smtp(
+    smtp_handler: tuple[RecordingHandler, int],
+) -> tuple[RecordingHandler, SmtpEmailSender]:
+    """The module's server with nothing recorded or queued, and a sender to it."""
+    handler, port = smtp_handler
+    handler.messages.clear()
+    handler.peers.clear()
+    handler.faults.clear()
+    return handler, SmtpEmailSender(host="127.0.0.1", port=port, timeout=5)
+
+
+@pytest.mark.parametrize("fault", ["550", "451", "rcpt550"])
+def test_an_smtp_session_goes_on_after_a_refused_message(
+    smtp_handler: tuple[RecordingHandler, int], fault: str
+) -> None:
+    """A refused message fails alone (classified as a single send is); the next ones go."""
+    handler, sender = fresh_smtp(smtp_handler)
+    with sender.session() as session:
+        session.send(reply(0))
+        handler.faults.append(fault)
+        with pytest.raises(TransientProviderError if fault == "451" else PermanentProviderError):
+            session.send(reply(1))
+        session.send(reply(2))
+    got = [m["Subject"] for m in handler.messages]
+    assert got == ["Thank you from Café Nord #0", "Thank you from Café Nord #2"]
+
+
+def test_an_smtp_session_uses_one_connection_and_one_login() -> None:
+    handler = RecordingHandler()
+    server_tls, client_tls = self_signed_tls()
+    auth = password_authenticator("encore", "s3cret")
+    with smtp_server(
+        handler, tls_context=server_tls, require_starttls=True, authenticator=auth
+    ) as port:
+        sender = SmtpEmailSender(
+            host="127.0.0.1", port=port, username="encore", password="s3cret",
+            starttls=True, ssl_context=client_tls, timeout=5,
+        )  # fmt: skip
+        with sender.session() as session:
+            for n in range(5):
+                session.send(reply(n))
+            assert session.connections == 1  # type: ignore[attr-defined]
+    assert len(handler.messages) == 5
+    assert len(set(handler.peers)) == 1  # every message on the same client port
+
+
+@pytest.mark.parametrize("fault", ["dropmail", "droprset"])
+def test_an_smtp_session_reopens_a_dropped_connection_and_sends_that_message_once(
+    smtp_handler: tuple[RecordingHandler, int], fault: str
+) -> None:
+    """The server drops the reused connection before DATA (at MAIL, or at the RSET): nothing
+    of that message was delivered, so it goes again on a new connection, exactly once."""
+    handler, sender = fresh_smtp(smtp_handler)
+    messages = [reply(n) for n in range(4)]
+    with sender.session() as session:
+        session.send(messages[0])
+        session.send(messages[1])
+        handler.faults.append(fault)  # mid-run: the next message finds the connection gone
+        session.send(messages[2])
+        session.send(messages[3])
+        assert session.connections == 2  # type: ignore[attr-defined]
+    got = [m["Message-ID"] for m in handler.messages]
+    assert got == [m["Message-ID"] for m in messages]  # each once, in order
+    assert len(set(handler.peers[:2])) == 1 and len(set(handler.peers[2:])) == 1
+    assert handler.peers[1] != handler.peers[2]
+
+
+def test_an_smtp_session_never_resends_after_the_hand_over(
+    smtp_handler: tuple[RecordingHandler, int],
+) -> None:
+    """A drop after the final dot is outcome unknown, even on a reused connection; the
+    session opens a new connection for the next message."""
+    handler, sender = fresh_smtp(smtp_handler)
+    with sender.session() as session:
+        session.send(reply(0))
+        handler.faults.append("drop")
+        with pytest.raises(OutcomeUnknownError):
+            session.send(reply(1))
+        session.send(reply(2))
+        assert session.connections == 2  # type: ignore[attr-defined]
+    got = [m["Subject"] for m in handler.messages]
+    assert got == ["Thank you from Café Nord #0", "Thank you from Café Nord #2"]

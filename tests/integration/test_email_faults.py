@@ -94,6 +94,6 @@ def _parked_as(item: dict, copies: Counter[str]) -> str:
     if item["error"] == "outcome unknown":
         assert copies["dropped"] + copies["stalled"] == 1 and copies["accepted"] == 0
         return "outcome unknown"
-    assert handed_over == 0 and item["attempts"] == MAX_ATTEMPTS, item
+    assert handed_over == 0 and item["attempts"] == MAX_ATTEMPTS, (item["error"], item["attempts"])
     assert f"gave up after {MAX_ATTEMPTS} attempts" in item["error"]
     return "attempts exhausted"

@@ -46,7 +46,7 @@ from encore_backend.bootstrap import Container, build
 from encore_backend.clock import ManualClock
 from encore_backend.config import Settings
 from encore_backend.domain.enums import QueueStatus
-from encore_backend.providers.email.base import SendResult
+from encore_backend.providers.email.base import SendResult, StatelessSessions
 from encore_backend.providers.errors import PermanentProviderError, TransientProviderError
 from encore_backend.services import approval_service, email_service
 from encore_backend.services.email_service import SENDER_KEY, SendReport, new_claim
@@ -76,7 +76,7 @@ class WorkerDied(BaseException):
     (a BaseException, so no `except Exception` in the send path can swallow it)."""
 
 
-class RecordingSender:
+class RecordingSender(StatelessSessions):
     """An EmailSender that records every message handed over, and fails as told."""
 
     backend = "recording"

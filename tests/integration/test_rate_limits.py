@@ -73,6 +73,70 @@ def test_concurrent_takers_in_separate_containers_never_exceed_the_cap(
     assert len(granted) == 7
 
 
+def test_batched_takers_in_separate_containers_never_exceed_the_cap(
+    ctx: Container, clock: ManualClock
+) -> None:
+    """Four containers taking permits in batches of 1 to 5 at the same instant, then one
+    window later: each window grants exactly the cap, whichever taker got them."""
+    now, granted, lock = clock.now(), [], threading.Lock()
+    containers = [build(ctx.settings, clock=clock, engine=ctx.engine) for _ in range(4)]
+
+    def take(c: Container, at: object) -> None:
+        for count in (1, 2, 3, 4, 5) * 3:
+            got = c.rate_limits.acquire_many("batch", count=count, limit=13, now=at)  # type: ignore[arg-type]
+            assert len(got.permits) <= count
+            assert got.permits or got.wait_seconds > 0
+            with lock:
+                granted.extend(p.slot for p in got.permits)
+
+    for at in (now, now + WINDOW):
+        granted.clear()
+        threads = [threading.Thread(target=take, args=(c, at)) for c in containers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(granted) == list(range(13))  # the cap, each slot once
+
+    assert ctx.rate_limits.acquire("batch", limit=13, now=now + WINDOW).permit is None
+
+
+def test_released_batch_permits_are_given_back(ctx: Container, clock: ManualClock) -> None:
+    limits, t0 = ctx.rate_limits, clock.now()
+    got = limits.acquire_many("x", count=3, limit=3, now=t0)
+    assert len(got.permits) == 3
+    assert limits.acquire_many("x", count=1, limit=3, now=t0).permits == []
+
+    assert limits.release_many(got.permits[:2]) == 2
+
+    again = limits.acquire_many("x", count=3, limit=3, now=t0 + timedelta(seconds=1))
+    assert len(again.permits) == 2
+
+
+def test_concurrent_senders_keep_the_cap_and_send_each_email_once(
+    ctx: Container, clock: ManualClock
+) -> None:
+    """Four senders in one run sharing a cap of 20: every email once, 20 per minute."""
+    ctx.settings = ctx.settings.model_copy(
+        update={"max_emails_per_minute": 20, "email_send_concurrency": 4}
+    )
+    use_manual_sleep(ctx, clock)
+    venue(ctx, auto_send_enabled=True, auto_send_delay_minutes=0)
+    for _ in range(50):
+        feedback(ctx)
+    ctx.settings = ctx.settings.model_copy(update={"max_ai_generations_per_minute": 1000})
+    ai_generator.run(ctx, clock.now())
+
+    result = email_sender.run(ctx, clock.now())
+
+    assert result.details["sent"] == 50
+    history = [h for h in all_rows(ctx, m.email_history) if h["outcome"] == "sent"]
+    assert sorted(h["queue_id"] for h in history) == sorted(
+        q["queue_id"] for q in all_rows(ctx, m.email_queue)
+    )
+    assert max_in_window([h["attempted_at"] for h in history]) == 20
+
+
 def test_an_email_backlog_of_100_with_a_cap_of_20_drains_in_five_minutes(
     ctx: Container, clock: ManualClock
 ) -> None:

@@ -21,8 +21,9 @@ from factories import make_venue
 from sqlalchemy import Engine, select
 from support.databases import SERVER_URLS, create_database, drop_database, require_service
 from support.smtp_server import HoldingHandler, smtp_server
-from support.worker_rows import insert_due_items, sending_by_pid, statuses
+from support.worker_rows import all_sending_by_pid, insert_due_items, statuses
 
+from encore_backend.config import Settings
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.engine import make_engine
 from encore_backend.storage.sql.migrate import upgrade
@@ -143,20 +144,24 @@ def test_two_workers_send_2000_items_exactly_once_and_survive_a_kill(
     victim, survivor = workers.start("victim"), workers.start("survivor")
     wait_until(lambda: len(handler.received()) >= 2000 + 100, 60, "the second batch to start")
     handler.hold.set()
-    wait_until(lambda: handler.waiting >= 2, 30, "both workers to be mid-send")
-    in_flight = sending_by_pid(engine)
+    senders = 2 * Settings.model_fields["email_send_concurrency"].default  # both workers' senders
+    wait_until(lambda: handler.waiting >= senders, 30, "every sender of both to be mid-send")
+    in_flight = all_sending_by_pid(engine)  # each process runs EMAIL_SEND_CONCURRENCY senders
     assert sorted(in_flight) == sorted([victim.pid, survivor.pid])
-    victim.kill()  # SIGKILL: no cleanup, the claim stays `sending`
+    victim.kill()  # SIGKILL: no cleanup, the claims stay `sending`
     victim.wait()
-    killed_item = in_flight[victim.pid]
+    killed_items = in_flight[victim.pid]  # each one mid-DATA at the server
     handler.hold.clear()
     workers.start("victim-restarted")
     wait_until(lambda: settled(engine), 90, "the second batch to settle")
 
-    assert statuses(engine) == {"sent": 2000 + 400 - 1, "failed": 1}
+    dead = len(killed_items)
+    assert statuses(engine) == {"sent": 2000 + 400 - dead, "failed": dead}
     with engine.connect() as conn:
         failed = conn.execute(select(Q.queue_id, Q.error).where(Q.status == "failed")).all()
-    assert [tuple(row) for row in failed] == [(killed_item, "outcome unknown")]
+    assert sorted(tuple(row) for row in failed) == sorted(
+        (item, "outcome unknown") for item in killed_items
+    )
     received = handler.received()
     assert set(received.values()) == {1}  # nobody got anything twice
     assert set(received) == set(batch) | set(second)  # the killed one had reached the server

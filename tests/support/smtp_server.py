@@ -22,7 +22,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 # A fault applies to the next message: an SMTP reply code at DATA ("421", "451", "550"),
-# "rcpt550" (recipient refused) or "drop" (connection closed after the data, before any reply).
+# "rcpt550" (recipient refused), "drop" (connection closed after the data, before any reply),
+# "dropmail" (connection closed at MAIL FROM: before DATA) or "droprset" (closed at RSET, the
+# reused connection's first command for the next message).
 REPLIES = {
     "421": "421 4.3.2 Service shutting down",
     "451": "451 4.3.0 Try again later",
@@ -38,6 +40,22 @@ class RecordingHandler:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     received_at: list[float] = field(default_factory=list)  # time.time() of each message
+    peers: list[Any] = field(default_factory=list)  # the client's address of each message
+
+    async def handle_RSET(self, server, session, envelope):
+        if self.faults and self.faults[0] == "droprset":
+            self.faults.popleft()
+            server.transport.abort()
+        return "250 OK"
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.faults and self.faults[0] == "dropmail":
+            self.faults.popleft()
+            server.transport.abort()
+            return "250 OK"  # never reaches the client
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.faults and self.faults[0] == "rcpt550":
@@ -56,6 +74,7 @@ class RecordingHandler:
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self.received_at.append(time.time())
+        self.peers.append(session.peer)
         return "250 Message accepted"
 
 

@@ -98,3 +98,13 @@ def sending_by_pid(engine: Engine) -> dict[int, str]:
     with engine.connect() as conn:
         rows = conn.execute(select(Q.queue_id, Q.claimed_by).where(Q.status == "sending")).all()
     return {int(claim.split(":")[-2]): queue_id for queue_id, claim in rows}
+
+
+def all_sending_by_pid(engine: Engine) -> dict[int, set[str]]:
+    """Every item now `sending`, by the pid in its claim (a process runs several senders)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(Q.queue_id, Q.claimed_by).where(Q.status == "sending")).all()
+    found: dict[int, set[str]] = {}
+    for queue_id, claim in rows:
+        found.setdefault(int(claim.split(":")[-2]), set()).add(queue_id)
+    return found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import email
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -15,14 +15,9 @@ WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def wire_bytes(message: EmailMessage) -> bytes:
-    """The message as sent: what the outbox stores and SES receives."""
-    return message.as_bytes(policy=WIRE_POLICY)
-
-
-def on_wire(message: EmailMessage) -> EmailMessage:
-    """A copy that smtplib flattens with WIRE_POLICY (it uses the message's own policy)."""
-    copy = email.message_from_bytes(wire_bytes(message), policy=WIRE_POLICY)
-    return copy  # type: ignore[return-value]
+    """The message as sent: what the outbox stores and SES receives (a PreparedMessage's kept
+    bytes, else flattened now)."""
+    return getattr(message, "wire", None) or message.as_bytes(policy=WIRE_POLICY)
 
 
 @dataclass(frozen=True)
@@ -34,12 +29,28 @@ class SendResult:
     provider_message_id: str | None = None
 
 
+class SendSession(Protocol):
+    """Sends messages on what the session holds open (an SMTP connection); same errors."""
+
+    def send(self, message: EmailMessage) -> SendResult: ...
+
+
 class EmailSender(Protocol):
-    """Sends a message; raises TransientProviderError (retry) or PermanentProviderError."""
+    """Sends a message; raises TransientProviderError (retry) or PermanentProviderError.
+    `session()` is for many messages in a row: `with sender.session() as s: s.send(m)`."""
 
     backend: str
 
     def send(self, message: EmailMessage) -> SendResult: ...
+
+    def session(self) -> AbstractContextManager[SendSession]: ...
+
+
+class StatelessSessions:
+    """For adapters that hold nothing open between messages: the session is the sender."""
+
+    def session(self) -> AbstractContextManager[SendSession]:
+        return nullcontext(self)  # type: ignore[arg-type]
 
 
 def ensure_message_id(message: EmailMessage) -> str:

@@ -11,11 +11,16 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from encore_backend.clock import Clock, SystemClock, as_utc
-from encore_backend.providers.email.base import SendResult, ensure_message_id, wire_bytes
+from encore_backend.providers.email.base import (
+    SendResult,
+    StatelessSessions,
+    ensure_message_id,
+    wire_bytes,
+)
 from encore_backend.providers.errors import PermanentProviderError, TransientProviderError
 
 
-class OutboxEmailSender:
+class OutboxEmailSender(StatelessSessions):
     """Writes `<UTC time>_<message id>.eml` atomically (temp file, fsync, rename)."""
 
     backend = "outbox"

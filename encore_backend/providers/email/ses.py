@@ -12,7 +12,12 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
-from encore_backend.providers.email.base import SendResult, ensure_message_id, wire_bytes
+from encore_backend.providers.email.base import (
+    SendResult,
+    StatelessSessions,
+    ensure_message_id,
+    wire_bytes,
+)
 from encore_backend.providers.errors import (
     OutcomeUnknownError,
     PermanentProviderError,
@@ -58,7 +63,7 @@ CONFIG_CODES = frozenset(
 UNVERIFIED_PHRASES = ("not verified", "did not have authority")
 
 
-class SesEmailSender:
+class SesEmailSender(StatelessSessions):
     """sesv2 send_email(Content.Raw); throttling → transient, rejected → permanent, refused
     credentials or an unverified sender → ProviderConfigError, no answer → OutcomeUnknownError."""
 

@@ -14,6 +14,7 @@ from encore_backend.storage.ports.derived import (
 )
 from encore_backend.storage.ports.operations import (
     Acquired,
+    AcquiredMany,
     Claim,
     CleanupRule,
     CleanupStore,
@@ -36,6 +37,7 @@ from encore_backend.storage.ports.source import (
 
 __all__ = [
     "Acquired",
+    "AcquiredMany",
     "AlertStore",
     "Claim",
     "CleanupRule",

@@ -45,6 +45,14 @@ class Acquired:
 
 
 @dataclass(frozen=True)
+class AcquiredMany:
+    """Permits (at least one), or none and how many seconds to wait before one can be free."""
+
+    permits: list[Permit]
+    wait_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class CleanupRule:
     """One housekeeping step of weekly_cleanup: its name (the run record's key), the cut-off
     it deletes or archives before and the time it stamps, where the step has them."""
@@ -183,8 +191,22 @@ class RateLimitStore(Protocol):
     def acquire(self, name: str, *, limit: int, now: datetime, window: timedelta = ...) -> Acquired:
         """Take one use of `name` at `now`, or say how long until one frees up."""
 
+    def acquire_many(
+        self,
+        name: str,
+        *,
+        count: int,
+        limit: int,
+        now: datetime,
+        window: timedelta = ...,
+    ) -> AcquiredMany:
+        """Up to `count` uses at `now` in one go (at least one, or how long to wait)."""
+
     def release(self, permit: Permit) -> bool:
         """Undo an unused permit unless its slot was taken since."""
+
+    def release_many(self, permits: list[Permit]) -> int:
+        """Undo several unused permits at once; how many were restored."""
 
 
 class CleanupStore(Protocol):
