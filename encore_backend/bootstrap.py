@@ -38,7 +38,7 @@ from encore_backend.storage.ports import (
 from encore_backend.storage.sql.alerts import SqlAlertStore
 from encore_backend.storage.sql.cleanup import SqlCleanupStore
 from encore_backend.storage.sql.email_queue import SqlEmailQueueStore
-from encore_backend.storage.sql.engine import make_engine
+from encore_backend.storage.sql.engine import is_sqlite_url, make_engine
 from encore_backend.storage.sql.feedback import SqlFeedbackStore
 from encore_backend.storage.sql.job_controls import SqlJobControlStore
 from encore_backend.storage.sql.job_runs import SqlJobRunStore
@@ -159,6 +159,16 @@ def upgrade_database(settings: Settings) -> None:
     from encore_backend.storage.sql.migrate import upgrade
 
     upgrade(make_engine(settings.encore_database_url))
+
+
+def single_writer(settings: Settings) -> bool:
+    """True when the SQL database takes one writing process at a time (SQLite)."""
+    return is_sqlite_url(settings.encore_database_url)
+
+
+def close_connections(ctx: Container) -> None:
+    """Close the container's pooled connections (before forking processes that build their own)."""
+    ctx.engine.dispose()
 
 
 def build_migrated(settings: Settings) -> Container:

@@ -8,13 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from encore_backend.bootstrap import Container, build, build_migrated
+from encore_backend.bootstrap import (
+    Container,
+    build,
+    build_migrated,
+    close_connections,
+    single_writer,
+)
 from encore_backend.config import Settings, load_settings
 from encore_backend.domain.enums import RunStatus, RunTrigger
 from encore_backend.scheduler.control import scheduler_control
 from encore_backend.scheduler.registry import DryRunUnsupported, UnknownJob
 from encore_backend.scheduler.runner import JobBusy, run_job, run_record
-from encore_backend.storage.sql.engine import is_sqlite_url
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -38,7 +43,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> None
     ticks. SQLite has a single writer, so more than one process is refused (exit status 2)."""
     import uvicorn
 
-    if workers > 1 and is_sqlite_url(settings.encore_database_url):
+    if workers > 1 and single_writer(settings):
         typer.echo(
             f"--workers {workers}: SQLite has one writer, so `encore serve` runs one process on "
             "it; use MariaDB or PostgreSQL (ENCORE_DATABASE_URL) for more workers",
@@ -59,7 +64,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> None
     if workers == 1:
         uvicorn.run(served_app(ctx), **options)
         return
-    ctx.engine.dispose()  # each worker builds its own container (and pool) from the settings
+    close_connections(ctx)  # each worker builds its own container (and pool) from the settings
     configure_serve_logging()
     uvicorn.run(WORKER_APP, factory=True, workers=workers, **options)
 

@@ -130,8 +130,9 @@ class PermitStock:
             if self.run.left() <= 0:
                 return None
             age = (self.run.now() - self.taken_at).total_seconds()
-            if self.stock and age > PERMIT_HOLD_SECONDS:
+            if self.stock and age > PERMIT_HOLD_SECONDS:  # slow items: take fewer ahead
                 self._release()
+                self.batch = 1
             if not self.stock and not self._refill():
                 return None
             self.out += 1

@@ -31,7 +31,13 @@ from encore_backend.providers.errors import (
     TransientProviderError,
 )
 from encore_backend.services import email_service
-from encore_backend.services.pacing import RunClock, backoff_seconds, run_budget, wait_for_permit
+from encore_backend.services.pacing import (
+    PermitStock,
+    RunClock,
+    backoff_seconds,
+    run_budget,
+    wait_for_permit,
+)
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -104,16 +110,25 @@ def generate_replies(
         return report
     budget = run_budget(ctx.settings.scheduler_ai_interval_minutes, max_seconds)
     run, provider, after_id = RunClock(ctx, now, budget=budget), reply_provider(ctx), 0
-    left = max_items
-    while batch := ctx.replies.candidates(now=run.now(), after_id=after_id, limit=batch_size):
-        batch = batch if left is None else batch[:left]
-        done = draft_batch(ctx, run, provider, batch, report)
-        if left is not None:
-            left -= len(batch)
-        if not done or left == 0:
-            return report
-        after_id = batch[-1]["feedback_id"]
-    return report
+    left, permits = max_items, ai_permits(ctx, run)
+    try:
+        while batch := ctx.replies.candidates(now=run.now(), after_id=after_id, limit=batch_size):
+            batch = batch if left is None else batch[:left]
+            done = draft_batch(ctx, run, provider, batch, report, permits)
+            if left is not None:
+                left -= len(batch)
+            if not done or left == 0:
+                return report
+            after_id = batch[-1]["feedback_id"]
+        return report
+    finally:
+        permits.release_all()
+
+
+def ai_permits(ctx: Container, run: RunClock) -> PermitStock:
+    """The run's MAX_AI_GENERATIONS_PER_MINUTE permits, taken a few at a time (a take per
+    draft was most of a fast provider's drafting time)."""
+    return PermitStock(run, name=AI_LIMIT, limit=ctx.settings.max_ai_generations_per_minute)
 
 
 def draft_batch(
@@ -122,6 +137,7 @@ def draft_batch(
     provider: ReplyProvider,
     batch: Sequence[Mapping[str, Any]],
     report: GenerationReport,
+    permits: PermitStock | None = None,
 ) -> bool:
     """Draft a batch of candidates, then store the drafts together (one transaction, multi-row
     writes: a write per draft cost a commit each); False when the run must stop (as draft_one).
@@ -129,7 +145,7 @@ def draft_batch(
     drafted: list[tuple[Mapping[str, Any], Attempted]] = []
     try:
         for row in batch:
-            outcome = attempt_draft(ctx, run, provider, request_for(row), report)
+            outcome = attempt_draft(ctx, run, provider, request_for(row), report, permits)
             if outcome is None:
                 report.out_of_budget = True
                 return False
@@ -222,6 +238,7 @@ def attempt_draft(
     provider: ReplyProvider,
     request: ReplyRequest,
     report: GenerationReport,
+    permits: PermitStock | None = None,
 ) -> Attempted | None:
     """A checked draft or the final error; None when the run's budget ends first (the feedback
     then waits for the next run). Transient errors retry with exponential backoff and jitter;
@@ -229,7 +246,11 @@ def attempt_draft(
     limit = ctx.settings.max_ai_generations_per_minute
 
     def call() -> Draft:
-        if wait_for_permit(run, name=AI_LIMIT, limit=limit) is None:
+        if permits is None:
+            permit = wait_for_permit(run, name=AI_LIMIT, limit=limit)
+        elif (permit := permits.take()) is not None:
+            permits.finish(permit, used=True)  # counted at its take, as a single permit is
+        if permit is None:
             raise _OutOfBudget
         return check_draft(provider.draft(request))
 
