@@ -1,7 +1,7 @@
 """30-day trends for the venue dashboard: feedback per local day and the day's average rating.
 
-Read from a small per-venue hourly count (the TrendStore), not from snapshots: stored snapshots
-hold trailing windows and are thinned to one a day, so they cannot give per-day figures.
+Read from stored per-venue hourly counts (the TrendStore, kept by stats_aggregator), not from
+snapshots: those hold trailing windows and are thinned to one a day, so no per-day figures.
 """
 
 from __future__ import annotations

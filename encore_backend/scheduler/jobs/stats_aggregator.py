@@ -1,4 +1,5 @@
-"""Job `stats_aggregator`: refresh every venue's stats snapshot (SPEC §3, §5)."""
+"""Job `stats_aggregator`: refresh every venue's stats snapshot (SPEC §3, §5) and the hourly
+feedback counts the dashboard's trend chart reads (SPEC §8)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from encore_backend.services.stats_service import refresh_snapshots
 
 
 def run(ctx: Container, now: datetime, **params: Any) -> JobResult:
-    """One snapshot per venue at `now`, then a bounded thinning of old snapshots."""
+    """One snapshot per venue at `now`, a bounded thinning of old snapshots, and the hourly
+    feedback counts of the dashboard's trend chart."""
     result = refresh_snapshots(store=ctx.stats, now=now)
+    hours = ctx.trends.refresh_hourly(now=now)
     return JobResult(
         items_processed=result.venues,
-        details={"snapshots": result.snapshots, "thinned": result.thinned},
+        details={"snapshots": result.snapshots, "thinned": result.thinned, "trend_hours": hours},
     )

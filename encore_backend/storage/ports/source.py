@@ -143,12 +143,16 @@ class WebhookStore(Protocol):
 
 
 class TrendStore(Protocol):
-    """Small per-venue feedback reads for the dashboard charts."""
+    """Small per-venue feedback reads for the dashboard charts, and the hourly counts they read."""
 
     def hourly_feedback(
         self, venue_id: str, *, since: datetime, until: datetime
     ) -> list[tuple[datetime, int, int]]:
-        """(UTC hour start, feedback count, rating sum) for feedback created in [since, until)."""
+        """(UTC hour start, feedback count, rating sum) of the stored hours that overlap
+        [since, until), as of the last refresh_hourly."""
+
+    def refresh_hourly(self, *, now: datetime) -> int:
+        """Recount the stored hours of feedback ingested since the last refresh; how many."""
 
     def recent_feedback(self, venue_id: str, *, limit: int) -> list[dict[str, Any]]:
         """The venue's newest feedback by creation time."""

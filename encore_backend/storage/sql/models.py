@@ -215,6 +215,8 @@ ai_responses = Table(
     # Why the draft waits for a manager whatever the settings (compensation, critical alert).
     Column("hold_reason", Text),
     Index("ix_ai_responses_status_venue", "status", "venue_id"),
+    # The dashboard's replies of one venue and status, newest first.
+    Index("ix_ai_responses_venue_status", "venue_id", "status", "created_at"),
     Index("ix_ai_responses_sent_venue", "sent_at", "venue_id"),
     # Unique: exactly one reply per feedback, even when two generators race.
     Index("ix_ai_responses_feedback", "feedback_id", unique=True),
@@ -399,4 +401,28 @@ monthly_stats = Table(
     Column("response_seconds_sum", BigInteger, nullable=False),
     Column("responses_sent", Integer, nullable=False),
     Column("computed_at", UTCDateTime, nullable=False),
+)
+
+# The dashboard's trend chart: feedback count and rating sum per venue and UTC hour, recounted
+# by stats_aggregator for the hours its new feedback falls in (SPEC §8: dashboards read stored
+# figures, never live aggregates). Feedback is only deleted with its venue, and so are these.
+feedback_hourly = Table(
+    "feedback_hourly",
+    metadata,
+    Column(
+        "venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("hour_start", UTCDateTime, primary_key=True),
+    Column("feedback_count", Integer, nullable=False),
+    Column("rating_sum", Integer, nullable=False),
+)
+
+# How far feedback_hourly has counted: every feedback_id up to `feedback_id` is in the buckets.
+# One row per counter (`name`); absent before the first run, which backfills every bucket.
+count_cursors = Table(
+    "count_cursors",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("feedback_id", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
