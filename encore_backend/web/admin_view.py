@@ -48,7 +48,7 @@ def queue_health(ctx: Container) -> dict[str, Any]:
 def venue_rows(ctx: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every venue with its newest snapshot (None before the first), and the totals."""
     rows = ctx.stats.latest_all()
-    zones = {v["venue_id"]: v["timezone"] for v in ctx.venues.list()}
+    zones = ctx.venues.timezones()
     venues = [{**r, "timezone": zones.get(r["venue_id"], "UTC")} for r in rows]
     return venues, totals(r["stats"] for r in rows)
 

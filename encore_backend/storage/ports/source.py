@@ -23,6 +23,9 @@ class VenueStore(Protocol):
 
     def count(self) -> int: ...
 
+    def timezones(self) -> dict[str, str]:
+        """Every venue's time zone by id (the admin console's 1,000 rows, without the rest)."""
+
     def ids_with_prefix(self, prefix: str) -> set[str]:
         """Existing ids starting with `prefix` (to make a generated id unique)."""
 

@@ -41,6 +41,11 @@ class SqlVenueStore:
         with read_only(self.engine) as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    def timezones(self) -> dict[str, str]:
+        v = m.venues.c
+        with read_only(self.engine) as conn:
+            return dict(conn.execute(select(v.venue_id, v.timezone)).tuples().all())
+
     def count(self) -> int:
         with read_only(self.engine) as conn:
             return int(conn.execute(select(func.count()).select_from(m.venues)).scalar_one())
