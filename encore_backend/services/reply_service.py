@@ -104,8 +104,10 @@ def generate_replies(
         return report
     budget = run_budget(ctx.settings.scheduler_ai_interval_minutes, max_seconds)
     run, provider, after_id = RunClock(ctx, now, budget=budget), reply_provider(ctx), 0
-    tried = 0
-    while batch := ctx.replies.candidates(now=run.now(), after_id=after_id, limit=batch_size):
+    tried, since = 0, reply_horizon(ctx.settings, now)
+    while batch := ctx.replies.candidates(
+        now=run.now(), after_id=after_id, limit=batch_size, created_since=since
+    ):
         for row in batch:
             if max_items is not None and tried >= max_items:
                 return report
@@ -114,6 +116,12 @@ def generate_replies(
                 return report
             after_id = row["feedback_id"]
     return report
+
+
+def reply_horizon(settings: Settings, now: datetime) -> datetime:
+    """The oldest feedback a run at `now` drafts for (AUTO_REPLY_MAX_AGE_HOURS): imported
+    history gets no reply."""
+    return now - timedelta(hours=settings.auto_reply_max_age_hours)
 
 
 def draft_these(
@@ -164,7 +172,12 @@ def preview_drafts(
     count, after_id = 0, 0
     enabled = ctx.settings.auto_generate_ai_responses
     while enabled and (
-        batch := ctx.replies.candidates(now=now, after_id=after_id, limit=batch_size)
+        batch := ctx.replies.candidates(
+            now=now,
+            after_id=after_id,
+            limit=batch_size,
+            created_since=reply_horizon(ctx.settings, now),
+        )
     ):
         for row in batch:
             count += 1
