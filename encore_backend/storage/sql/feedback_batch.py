@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.bulk_rows import in_values, insert_numbered
 
 f, c = m.feedback, m.customers
 CUSTOMER_FIELDS = ("name", "lifetime_value", "tier")
-CHUNK = 500  # ids per IN (...) list
 Item = tuple[Mapping[str, Any], Mapping[str, Any] | None]
 
 
@@ -48,7 +48,7 @@ def ingest_items(conn: Connection, items: Sequence[Item], now: datetime) -> list
         }
         for i, cid in zip(fresh, customer_ids, strict=True)
     ]
-    for index, feedback_id in zip(fresh, _insert_returning(conn, f, rows), strict=True):
+    for index, feedback_id in zip(fresh, insert_numbered(conn, f, rows), strict=True):
         results[index] = (feedback_id, True)
     for index, (feedback, _customer) in enumerate(items):
         if results[index] is None:
@@ -74,10 +74,9 @@ def _known_external_ids(conn: Connection, items: Sequence[Item]) -> dict[tuple[s
     venues = sorted({v for v, _ in keys})
     external_ids = sorted({e for _, e in keys})
     found: dict[tuple[str, str], int] = {}
-    for start in range(0, len(external_ids), CHUNK):
-        query = select(f.c.venue_id, f.c.external_id, f.c.feedback_id).where(
-            f.c.venue_id.in_(venues), f.c.external_id.in_(external_ids[start : start + CHUNK])
-        )
+    columns = (f.c.venue_id, f.c.external_id, f.c.feedback_id)
+    for condition in in_values(conn, f.c.external_id, external_ids) if keys else ():
+        query = select(*columns).where(f.c.venue_id.in_(venues), condition)
         for venue_id, external_id, feedback_id in conn.execute(query):
             if (venue_id, external_id) in keys:
                 found[(venue_id, external_id)] = int(feedback_id)
@@ -96,7 +95,7 @@ def upsert_customers(
     by_email = _stored_customers(conn, list(merged))
     _update_changed(conn, merged, by_email, now)
     new = [{"email": e, **_all_fields(g)} for e, g in merged.items() if e not in by_email]
-    ids = _insert_returning(conn, c, [_stamped(r, now) for r in new])
+    ids = insert_numbered(conn, c, [_stamped(r, now) for r in new])
     ids_by_email = {e: int(row["customer_id"]) for e, row in by_email.items()}
     ids_by_email.update({r["email"]: i for r, i in zip(new, ids, strict=True)})
     return _assign(customers, ids_by_email, _anonymous_ids(conn, customers, now))
@@ -111,7 +110,7 @@ def _anonymous_ids(
         for x in customers
         if x and not x.get("email")
     ]
-    return _insert_returning(conn, c, rows)
+    return insert_numbered(conn, c, rows)
 
 
 def _assign(
@@ -146,8 +145,8 @@ def _stamped(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 def _stored_customers(conn: Connection, emails: list[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     columns = (c.c.customer_id, c.c.email, *(c.c[k] for k in CUSTOMER_FIELDS))
-    for start in range(0, len(emails), CHUNK):
-        query = select(*columns).where(c.c.email.in_(emails[start : start + CHUNK]))
+    for condition in in_values(conn, c.c.email, emails) if emails else ():
+        query = select(*columns).where(condition)
         found.update({r.email: dict(r._mapping) for r in conn.execute(query)})
     return found
 
@@ -172,12 +171,3 @@ def _same(stored: Any, given: Any) -> bool:
         return bool(stored == given) or (stored is not None and float(stored) == float(given))
     except (TypeError, ValueError):
         return False
-
-
-def _insert_returning(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Multi-row insert; the new primary keys in the rows' order."""
-    if not rows:
-        return []
-    key = table.primary_key.columns.values()[0]
-    statement = insert(table).returning(key, sort_by_parameter_order=True)
-    return [int(r[0]) for r in conn.execute(statement, rows)]
