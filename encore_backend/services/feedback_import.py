@@ -172,7 +172,15 @@ def _csv(
     handle: BinaryIO, venue: str | None
 ) -> Iterator[tuple[int, bytes, FeedbackCreate | FieldError]]:
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+    try:
+        yield from _csv_records(csv.reader(text), venue)
+    finally:
+        text.detach()  # the caller's file stays open (it reads the position for progress)
+
+
+def _csv_records(
+    reader: Any, venue: str | None
+) -> Iterator[tuple[int, bytes, FeedbackCreate | FieldError]]:
     header = next(reader, None)
     if header is None:
         return
