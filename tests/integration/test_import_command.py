@@ -81,8 +81,9 @@ def test_a_rerun_creates_nothing_new(
     assert count_rows(engine, m.feedback) == 3
 
 
-CSV = """venue_id,rating,comment,created_at,external_id,customer_email,customer_name,customer_lifetime_value,customer_tier
-a,5,"Lovely, and the ""soup""
+HEADER = "venue_id,rating,comment,created_at,external_id,"
+HEADER += "customer_email,customer_name,customer_lifetime_value,customer_tier\n"
+CSV = HEADER + """a,5,"Lovely, and the ""soup""
 was hot",2026-03-01T10:00:00Z,c1,ann@guest.example,Ann,1500.50,Gold
 ,2,cold,,c2,,,,
 a,five,bad rating,,c3,,,,
