@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from encore_backend.api.schemas.common import NUL_FREE
 from encore_backend.api.schemas.feedback import FeedbackCreate
 from encore_backend.bootstrap import Container
 from encore_backend.clock import as_utc
@@ -54,8 +55,10 @@ def parse_item(raw: object) -> FeedbackCreate | FieldError:
 
 def parse_json(text: str | bytes) -> FeedbackCreate | FieldError:
     """`parse_item` of a JSON text (pydantic parses and checks it in one pass: faster)."""
+    raw = text.encode() if isinstance(text, str) else text
+    context = None if b"\\u0000" in raw or b"\x00" in raw else NUL_FREE
     try:
-        return FeedbackCreate.model_validate_json(text)
+        return FeedbackCreate.model_validate_json(text, context=context)
     except ValidationError as exc:
         return field_error(exc)
 

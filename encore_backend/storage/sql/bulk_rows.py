@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, func, insert, select
@@ -60,16 +61,15 @@ def raw_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
         f"VALUES ({', '.join('?' for _ in keys)})"
     )
-    convert = [_processor(conn, table.c[k]) for k in keys]
-    params = [
-        tuple(p(v) if p else v for v, p in zip(_values(r, keys, defaults), convert, strict=True))
-        for r in rows
-    ]
+    convert = [(i, p) for i, k in enumerate(keys) if (p := _processor(conn, table.c[k]))]
+    get = itemgetter(*keys)
+    params = []
+    for row in rows:
+        values = list(get({**row, **defaults} if defaults else row))
+        for i, process in convert:
+            values[i] = process(values[i])
+        params.append(tuple(values))
     conn.exec_driver_sql(sql, params)
-
-
-def _values(row: dict[str, Any], keys: list[str], defaults: dict[str, Any]) -> list[Any]:
-    return [row[k] if k in row else defaults[k] for k in keys]
 
 
 def _processor(conn: Connection, column: Any) -> Callable[[Any], Any] | None:
