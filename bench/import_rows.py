@@ -7,13 +7,14 @@ Generates a JSON Lines file (20 venues; created_at spread over a year; 60% with 
 email out of rows/4; every row an external_id; 5-60 word comments) and imports it with
 `services.feedback_import.import_file` (what the command runs, without the progress bar) into a
 fresh database per run, in two ways:
-- `scan_after`: the import without alert detection, then one alert_detector run over all of it
-  (what the periodic scan does), timed apart;
-- `per_batch`: the import running the detector on each batch's new feedback (`--alerts`, the
-  command's default), on at most 100,000 rows.
+- `scan_after`: the import without alert detection (the command's default), then one
+  alert_detector run over all of it (what the periodic scan does), timed apart;
+- `per_batch`: the import running the detector on each batch's new feedback (`--alerts`), on
+  at most 100,000 rows.
 Rows per second are rows / import seconds (wall); rows per CPU second (this process's CPU time)
-tell what a shared, loaded machine hides (the database server's CPU is not counted). Writes bench/results/import_rows.json and prints a
-markdown table with the median and spread of the runs and the load average.
+tell what a shared, loaded machine hides (the database server's CPU is not counted). Writes
+bench/results/import_rows.json and prints a markdown table with the median and spread of the
+runs and the load average.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def bench_backend(backend: str, rows: int, runs: int, workdir: Path) -> dict[str
 
 def table(outcomes: list[dict[str, Any]]) -> str:
     lines = [
-        "| backend | rows | mode | rows/s median (min-max) | rows/CPU s | import s | alert scan s |",
+        "| backend | rows | mode | rows/s median (min-max) | rows/CPU s | import s | scan s |",
         "|---|---|---|---|---|---|---|",
     ]
     for o in outcomes:

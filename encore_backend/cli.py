@@ -131,8 +131,12 @@ def import_feedback(
         str | None, typer.Option("--format", help="jsonl or csv (default: by extension)")
     ] = None,
     alerts: Annotated[
-        bool, typer.Option(help="Run the alert detector on each batch's new feedback")
-    ] = True,
+        bool,
+        typer.Option(
+            help="Run the alert detector on each batch (slower); by default the periodic "
+            "alert_detector scan finds the imported rows"
+        ),
+    ] = False,
 ) -> None:
     """Import feedback in the POST /api/feedback shape; rerun-safe (see README, Bulk import).
     Exit status 0: all created or duplicate; 1: some rows refused; 2: bad file or option."""

@@ -88,11 +88,12 @@ def import_file(
     fmt: str | None = None,
     venue: str | None = None,
     batch_size: int = DEFAULT_BATCH,
-    detect_alerts: bool = True,
+    detect_alerts: bool = False,
     progress: Callable[[int], None] = lambda _bytes: None,
 ) -> ImportSummary:
     """Import every row of `path` in batches of `batch_size` (one transaction each);
-    `progress` gets the bytes read after each batch."""
+    `progress` gets the bytes read after each batch. Alerts: the periodic alert_detector scan
+    finds the new rows (unscanned), or `detect_alerts` runs it on each batch (slower)."""
     summary = ImportSummary()
     with path.open("rb") as handle:
         rows = read_rows(handle, file_format(path, fmt), venue)

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from encore_backend.bootstrap import Container
 from encore_backend.cli import app as cli_app
 from encore_backend.clock import ManualClock, iso_z
+from encore_backend.scheduler.jobs import alert_detector
 from encore_backend.services.feedback_import import import_file
 from encore_backend.storage.sql import models as m
 
@@ -83,12 +84,15 @@ def test_a_rerun_creates_nothing_new(
 
 HEADER = "venue_id,rating,comment,created_at,external_id,"
 HEADER += "customer_email,customer_name,customer_lifetime_value,customer_tier\n"
-CSV = HEADER + """a,5,"Lovely, and the ""soup""
+CSV = (
+    HEADER
+    + """a,5,"Lovely, and the ""soup""
 was hot",2026-03-01T10:00:00Z,c1,ann@guest.example,Ann,1500.50,Gold
 ,2,cold,,c2,,,,
 a,five,bad rating,,c3,,,,
 a,3,bad money,,c4,x@guest.example,,lots,
 """
+)
 
 
 def test_csv_columns_multiline_cells_and_errors_named_by_column(
@@ -131,16 +135,27 @@ def test_bad_files_and_options_exit_2(
     assert count_rows(engine, m.feedback) == 0
 
 
+@pytest.mark.parametrize("per_batch", [True, False])
 def test_imported_history_raises_alerts_but_mails_only_for_recent_feedback(
-    ctx: Container, engine: Engine, venues: None, tmp_path: Path, clock: ManualClock
+    ctx: Container,
+    engine: Engine,
+    venues: None,
+    tmp_path: Path,
+    clock: ManualClock,
+    per_batch: bool,
 ) -> None:
+    """Alerts come from the detector run on each batch (--alerts), or else from the periodic
+    scan; either way only the feedback under a day old mails the manager."""
     now = clock.now()
     rows = [
         {"venue_id": "a", "rating": 2, "comment": "I was sick", "created_at": iso_z(at)}
         for at in (now - timedelta(days=30), now - timedelta(hours=2))
     ]
-    summary = import_file(ctx, jsonl(tmp_path, rows))
+    summary = import_file(ctx, jsonl(tmp_path, rows), detect_alerts=per_batch)
     assert summary.created == 2
+    if not per_batch:
+        assert count_rows(engine, m.alerts) == 0
+        alert_detector.run(ctx, clock.advance(minutes=5))
     with engine.connect() as conn:
         levels = conn.execute(select(m.alerts.c.level)).scalars().all()
         mails = conn.execute(select(m.email_queue.c.kind, m.email_queue.c.alert_id)).all()
