@@ -40,6 +40,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.dynamodb_requests
 	$(BIN)/python -m bench.fleet_sends
+	$(BIN)/python -m bench.import_rows
 
 # Start the local databases if a previous test stopped them (no-op when they answer).
 services:

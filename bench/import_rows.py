@@ -1,7 +1,7 @@
 """Benchmark of `encore import` (bulk feedback ingestion) on each backend (`make bench`).
 
 python -m bench.import_rows [--quick] [--backends sqlite,mariadb,postgresql] [--runs N]
-                            [--rows N] [--server-rows N]
+                            [--rows N] [--server-rows N] [--per-batch-max-rows N]
 
 Generates a JSON Lines file (20 venues; created_at spread over a year; 60% with a customer
 email out of rows/4; every row an external_id; 5-60 word comments) and imports it with
@@ -102,12 +102,14 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def bench_backend(backend: str, rows: int, runs: int, workdir: Path) -> dict[str, Any]:
+def bench_backend(
+    backend: str, rows: int, runs: int, workdir: Path, per_batch_max: int = PER_BATCH_MAX_ROWS
+) -> dict[str, Any]:
     path = workdir / f"rows-{rows}.jsonl"
     if not path.exists():
         write_rows(path, rows)
     out: dict[str, Any] = {"backend": backend, "rows": rows, "load_before": os.getloadavg()}
-    modes = ["scan_after"] + (["per_batch"] if rows <= PER_BATCH_MAX_ROWS else [])
+    modes = ["scan_after"] + (["per_batch"] if rows <= per_batch_max else [])
     for mode in modes:
         results = [one_run(backend, path, rows, mode) for _ in range(runs)]
         out[mode] = {k: spread([r[k] for r in results]) for k in results[0]}
@@ -142,6 +144,12 @@ def main() -> None:
     parser.set_defaults(backends="sqlite,mariadb,postgresql")
     parser.add_argument("--rows", type=int, help="rows on SQLite (default 1,000,000)")
     parser.add_argument("--server-rows", type=int, help="rows on MariaDB/PostgreSQL (100,000)")
+    parser.add_argument(
+        "--per-batch-max-rows",
+        type=int,
+        default=PER_BATCH_MAX_ROWS,
+        help="measure the per_batch mode only up to this many rows (0: never)",
+    )
     args = parser.parse_args()
     runs = args.runs or (1 if args.quick else 3)
     sqlite_rows = args.rows or (10_000 if args.quick else 1_000_000)
@@ -150,7 +158,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="encore-bench-import-") as tmp:
         for backend in backends(args.backends):
             rows = sqlite_rows if backend == "sqlite" else server_rows
-            outcomes.append(bench_backend(backend, rows, runs, Path(tmp)))
+            outcome = bench_backend(backend, rows, runs, Path(tmp), args.per_batch_max_rows)
+            outcomes.append(outcome)
             print(table(outcomes[-1:]), flush=True)
     path = save_results("import_rows", {"runs": runs, "outcomes": outcomes})
     print(table(outcomes))

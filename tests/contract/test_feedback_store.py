@@ -64,6 +64,7 @@ def test_ingest_many_matches_ingest_one_by_one(ctx: Container, engine: Engine) -
     assert rows(engine, m.feedback) == 7
     e1 = ctx.feedback.get(results[1][0])
     assert e1 is not None and e1["rating"] == 4 and e1["ingested_at"] == later
+    assert (e1["status"], e1["draft_attempts"], e1["alert_scanned_at"]) == ("new", 0, None)
     assert (e1["email"], e1["tier"], e1["name"]) == ("a@x.example", "gold", "Ann")
     anonymous = [ctx.feedback.get(results[i][0]) for i in (4, 5)]
     assert [a["name"] for a in anonymous if a] == ["No Email", "No Email"]

@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, func, insert, select
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 CHUNK = 500  # values per IN (...) list where it is spelled out
 
@@ -53,7 +54,7 @@ def raw_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> No
     defaults = {
         col.name: col.default.arg
         for col in table.c
-        if col.name not in rows[0] and col.default is not None and col.default.is_scalar
+        if col.name not in rows[0] and isinstance(col.default, ScalarElementColumnDefault)
     }
     keys = [*rows[0], *defaults]
     quote = conn.dialect.identifier_preparer.quote
