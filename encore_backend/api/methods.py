@@ -14,21 +14,29 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-PathMethods = list[tuple[re.Pattern[str], frozenset[str]]]
+PathMethods = list[tuple[re.Pattern[str], frozenset[str], bool]]
 
 
 def path_methods(routes: Sequence[BaseRoute]) -> PathMethods:
-    """Each route's path pattern with its methods (routers included lazily are expanded)."""
+    """Each route's path pattern with its methods and whether the path is literal (no
+    parameters); routers included lazily are expanded."""
     table = []
     for context in fastapi.routing.iter_route_contexts(list(routes)):
         methods = getattr(context, "methods", None)
         if methods:
-            table.append((compile_path(str(context.path))[0], frozenset(methods)))
+            path = str(context.path)
+            table.append((compile_path(path)[0], frozenset(methods), "{" not in path))
     return table
 
 
 def allowed(table: PathMethods, path: str) -> str:
-    methods = set().union(*(m for pattern, m in table if pattern.match(path)))
+    """The methods of the routes matching `path`; a literal path (POST /api/feedback/batch)
+    names its own resource, so a template that happens to match it (GET
+    /api/feedback/{feedback_id}) does not add its methods."""
+    matches = [(m, literal) for pattern, m, literal in table if pattern.match(path)]
+    if any(literal for _, literal in matches):
+        matches = [(m, literal) for m, literal in matches if literal]
+    methods = set().union(*(m for m, _ in matches))
     return ", ".join(sorted(methods))
 
 
