@@ -43,6 +43,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.fleet_sends
 	$(BIN)/python -m bench.ingest_http --backends sqlite,mariadb,postgresql --workers 4
 	$(BIN)/python -m bench.smtp_sends
+	$(BIN)/python -m bench.import_rows
 
 # Start the local databases if a previous test stopped them (no-op when they answer).
 services:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from encore_backend.config import ConfigError, Settings, load_settings
+
+DEFAULT_IMPORT_BATCH = 2000  # services.feedback_import.DEFAULT_BATCH (not imported: start-up time)
 
 app = typer.Typer(help="Encore automation engine", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database commands", no_args_is_help=True)
@@ -115,6 +118,40 @@ def demo_data(
     created = load_demo(ctx, venues=venues, feedback=feedback, days=days, seed=seed)
     for venue in created:
         typer.echo(f"{venue.venue_id:<24} {venue.timezone:<22} manager token: {venue.token}")
+
+
+@app.command("import")
+def import_feedback(
+    file: Annotated[Path, typer.Argument(help="JSON Lines (.jsonl/.json) or CSV (.csv) file")],
+    venue: Annotated[str | None, typer.Option(help="Venue of the rows that name none")] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Rows per transaction")
+    ] = DEFAULT_IMPORT_BATCH,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv (default: by extension)")
+    ] = None,
+    alerts: Annotated[
+        bool,
+        typer.Option(
+            help="Run the alert detector on each batch (slower); by default the periodic "
+            "alert_detector scan finds the imported rows"
+        ),
+    ] = False,
+) -> None:
+    """Import feedback in the POST /api/feedback shape; rerun-safe (see README, Bulk import).
+    Exit status 0: all created or duplicate; 1: some rows refused; 2: bad file or option."""
+    from encore_backend.bootstrap import build_migrated
+    from encore_backend.import_command import run_import
+
+    if file_format not in (None, "jsonl", "csv"):
+        typer.echo("--format: must be jsonl or csv", err=True)
+        raise typer.Exit(2)
+    ctx = build_migrated(settings_or_exit())
+    raise typer.Exit(
+        run_import(
+            ctx, file, fmt=file_format, venue=venue, batch_size=batch_size, detect_alerts=alerts
+        )
+    )
 
 
 @app.command("serve")

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     scheduler_cleanup_hour: int = Field(3, ge=0, le=23)
     alert_archive_days: int = Field(90, gt=0)
     email_failed_retention_days: int = Field(30, gt=0)
+    # ai_generator drafts no reply for feedback created longer ago (imported history).
+    auto_reply_max_age_hours: float = Field(72, gt=0)
     high_value_customer_min_spend: Decimal = Field(Decimal("1000"), ge=0)
     encore_public_url: str = "http://127.0.0.1:8000"
     # Signs unsubscribe links; falls back to ENCORE_ADMIN_TOKEN (rotating that breaks old links).

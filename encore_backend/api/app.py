@@ -12,6 +12,7 @@ from encore_backend.api.errors import validation_error
 from encore_backend.api.methods import AllowEveryMethod
 from encore_backend.api.responses import ANY, errors
 from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
+from encore_backend.api.routes import feedback_batch as batch_routes
 from encore_backend.api.routes import metrics as metrics_routes
 from encore_backend.api.routes import replies as replies_routes
 from encore_backend.api.routes import reports as reports_routes
@@ -26,7 +27,8 @@ from encore_backend.web.app import install_web
 DESCRIPTION = (
     "Feedback ingestion, alerts, stats and the jobs that keep them fresh.\n\n"
     f"Request bodies are limited to {MAX_BODY_BYTES} bytes (1 MiB): a larger one is refused "
-    "with 413 before it is read. Lists page with an opaque cursor: pass a page's `next_cursor` "
+    f"with 413 before it is read ({batch_routes.PATH}: {batch_routes.MAX_BODY_BYTES} bytes). "
+    "Lists page with an opaque cursor: pass a page's `next_cursor` "
     "as `?cursor=` (with the same filters); it is null on the last page."
 )
 
@@ -75,7 +77,7 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     app.state.scheduler = None
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(health.router, responses=ANY)
-    for module in (venues, tokens, feedback, stats, alerts):
+    for module in (venues, tokens, feedback, batch_routes, stats, alerts):
         app.include_router(module.router)
     app.include_router(admin_jobs.router, responses=errors(400, 401, 403, 404, 409, 413))
     app.include_router(reports_routes.router)
@@ -85,6 +87,6 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     run_metrics()  # count this process's job runs from now on
     install_web(app)  # the dashboards, and "/" (the sign-in page or the user's home)
     app.add_middleware(AllowEveryMethod, routes=app.routes)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, path_limits={batch_routes.PATH: batch_routes.MAX_BODY_BYTES})
     app.add_middleware(SecurityHeaders)  # outermost: the 413s carry the headers too
     return app

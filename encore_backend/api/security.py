@@ -7,6 +7,7 @@ responses alike, and a body over the limit is refused before anything reads or p
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -14,6 +15,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a feedback is at most ~25 KiB of JSON
 BODY_TOO_LARGE = f"request body is larger than {MAX_BODY_BYTES} bytes"
+
+
+def too_large(limit: int) -> str:
+    return f"request body is larger than {limit} bytes"
+
 
 # The pages use one same-origin script file and one stylesheet: no inline code at all.
 PAGE_POLICY = (
@@ -67,23 +73,28 @@ class SecurityHeaders:
 class BodyTooLarge(HTTPException):
     """Raised by the counting receive once a streamed body passes the limit."""
 
-    def __init__(self) -> None:
-        super().__init__(413, BODY_TOO_LARGE)
+    def __init__(self, limit: int = MAX_BODY_BYTES) -> None:
+        super().__init__(413, too_large(limit))
 
 
 class BodyLimit:
-    """413 for a body over `limit` bytes: at once from Content-Length, else while it streams."""
+    """413 for a body over `limit` bytes (or the path's own limit in `path_limits`, e.g. the
+    batch endpoint's): at once from Content-Length, else while it streams."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, path_limits: Mapping[str, int] = {}
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.path_limits = dict(path_limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if declared_length(scope) > self.limit:
-            await refuse(send)
+        limit = self.path_limits.get(scope["path"], self.limit)
+        if declared_length(scope) > limit:
+            await refuse(send, limit)
             return
         started = False
 
@@ -93,11 +104,11 @@ class BodyLimit:
             await send(message)
 
         try:
-            await self.app(scope, counting(receive, self.limit), tracking_send)
+            await self.app(scope, counting(receive, limit), tracking_send)
         except BodyTooLarge:
             if started:
                 raise
-            await refuse(send)
+            await refuse(send, limit)
 
 
 def declared_length(scope: Scope) -> int:
@@ -119,15 +130,15 @@ def counting(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise BodyTooLarge()
+                raise BodyTooLarge(limit)
         return message
 
     return wrapped
 
 
-async def refuse(send: Send) -> None:
+async def refuse(send: Send, limit: int = MAX_BODY_BYTES) -> None:
     """The 413 answer, in the API's error shape; the connection is closed after it."""
-    body = json.dumps({"detail": BODY_TOO_LARGE}).encode()
+    body = json.dumps({"detail": too_large(limit)}).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

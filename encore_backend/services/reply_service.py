@@ -111,8 +111,11 @@ def generate_replies(
     budget = run_budget(ctx.settings.scheduler_ai_interval_minutes, max_seconds)
     run, provider, after_id = RunClock(ctx, now, budget=budget), reply_provider(ctx), 0
     left, permits = max_items, ai_permits(ctx, run)
+    since = reply_horizon(ctx.settings, now)
     try:
-        while batch := ctx.replies.candidates(now=run.now(), after_id=after_id, limit=batch_size):
+        while batch := ctx.replies.candidates(
+            now=run.now(), after_id=after_id, limit=batch_size, created_since=since
+        ):
             batch = batch if left is None else batch[:left]
             done = draft_batch(ctx, run, provider, batch, report, permits)
             if left is not None:
@@ -159,6 +162,12 @@ def draft_batch(
     finally:
         store_replies(ctx, drafted, now=run.now(), provider=provider, report=report)
     return True
+
+
+def reply_horizon(settings: Settings, now: datetime) -> datetime:
+    """The oldest feedback a run at `now` drafts for (AUTO_REPLY_MAX_AGE_HOURS): imported
+    history gets no reply."""
+    return now - timedelta(hours=settings.auto_reply_max_age_hours)
 
 
 def draft_these(
@@ -209,7 +218,12 @@ def preview_drafts(
     count, after_id = 0, 0
     enabled = ctx.settings.auto_generate_ai_responses
     while enabled and (
-        batch := ctx.replies.candidates(now=now, after_id=after_id, limit=batch_size)
+        batch := ctx.replies.candidates(
+            now=now,
+            after_id=after_id,
+            limit=batch_size,
+            created_since=reply_horizon(ctx.settings, now),
+        )
     ):
         for row in batch:
             count += 1

@@ -46,6 +46,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/venues/{venue_id}/settings"): {"brand_voice": "matrix"},
     ("POST", "/api/admin/tokens"): {"role": "ingest", "name": "matrix"},
     ("POST", "/api/feedback"): {"venue_id": VENUE_A, "rating": 5, "comment": "matrix"},
+    ("POST", "/api/feedback/batch"): {"items": [{"venue_id": VENUE_A, "rating": 5}]},
     ("POST", "/api/alerts/{alert_id}/acknowledge"): {"acknowledged_by": "matrix"},
 }
 
@@ -240,7 +241,9 @@ def _check_ingest(client: TestClient, endpoint: Endpoint, url: str, world: World
 
 def _check_other_manager(client: TestClient, endpoint: Endpoint, url: str, world: World) -> None:
     response = call(client, endpoint, url, world.manager_b)
-    if endpoint.needs(admin_only):
+    if _key(endpoint) == ("POST", "/api/feedback/batch"):  # refused per item, not as a whole
+        assert response.status_code == 200 and response.json()["refused"] == 1, response.text
+    elif endpoint.needs(admin_only):
         assert response.status_code == 403, response.text
     elif set(endpoint.params) - NOT_VENUE_DATA or VENUE_A in str(BODIES.get(_key(endpoint))):
         assert response.status_code == 404, response.text
@@ -293,6 +296,8 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("PATCH", "/api/venues/{venue_id}/settings"): OWN_VENUE,
     ("POST", "/api/admin/tokens"): (201, 403, 403, 403, 401),
     ("POST", "/api/feedback"): (201, 201, 404, 201, 401),
+    # 200 for every caller: venue B's manager gets the item refused in the results (its test).
+    ("POST", "/api/feedback/batch"): (200, 200, 200, 200, 401),
     ("GET", "/api/venues/{venue_id}/feedback"): OWN_VENUE,
     ("GET", "/api/feedback/{feedback_id}"): OWN_VENUE,
     ("GET", "/api/venues/{venue_id}/stats"): OWN_VENUE,

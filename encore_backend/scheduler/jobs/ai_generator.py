@@ -57,7 +57,8 @@ def fan_out(ctx: Container, now: datetime, fanout: Fanout) -> JobResult:
     report = reply_service.generate_replies(ctx, now=now, batch_size=1, max_items=1)
     item_seconds = (ctx.clock.now() - started).total_seconds()
     current = ctx.clock.now()
-    rows = ctx.replies.candidates(now=current, limit=MAX_HELD)
+    since = reply_service.reply_horizon(ctx.settings, now)
+    rows = ctx.replies.candidates(now=current, limit=MAX_HELD, created_since=since)
     budget = batch_budget(ctx.settings.scheduler_ai_interval_minutes)
     until = current + timedelta(seconds=budget) + HOLD_MARGIN
     held = ctx.feedback.hold_drafts([row["feedback_id"] for row in rows], until=until, now=current)

@@ -103,7 +103,12 @@ class DynamoReplyStore:
         return newest_first(docs, time="created_at", ident="response_id", limit=limit, after=after)
 
     def candidates(
-        self, *, now: datetime, after_id: int = 0, limit: int = 50
+        self,
+        *,
+        now: datetime,
+        after_id: int = 0,
+        limit: int = 50,
+        created_since: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """New feedback without a reply at venues that generate, oldest first, after `after_id`
         (as SqlReplyStore.candidates), `limit` of them unless the source runs out first.
@@ -113,7 +118,9 @@ class DynamoReplyStore:
         found: list[dict[str, Any]] = []
         cursor = after_id
         while len(found) < limit:
-            rows = self.source.feedback_candidates(now=now, after_id=cursor, limit=limit)
+            rows = self.source.feedback_candidates(
+                now=now, after_id=cursor, limit=limit, created_since=created_since
+            )
             statuses = self._reply_statuses(int(r["feedback_id"]) for r in rows)
             for row in rows:
                 status = statuses.get(int(row["feedback_id"]))

@@ -246,9 +246,15 @@ class ReplyStore(Protocol):
         """Newest first; after the (created_at, response_id) `after`."""
 
     def candidates(
-        self, *, now: datetime, after_id: int = 0, limit: int = 50
+        self,
+        *,
+        now: datetime,
+        after_id: int = 0,
+        limit: int = 50,
+        created_since: datetime | None = None,
     ) -> list[dict[str, Any]]:
-        """Scanned new feedback without a reply at venues that generate, oldest first."""
+        """Scanned new feedback without a reply at venues that generate, oldest first (only
+        feedback created at or after `created_since`, when given)."""
 
     def draft_source(self, feedback_id: int) -> dict[str, Any] | None:
         """What drafting one feedback needs (as `candidates` rows), whatever its status."""

@@ -58,6 +58,16 @@ class FeedbackStore(Protocol):
         """Insert feedback (+ customer upsert) atomically; (row, created). An existing
         (venue_id, external_id) gives (the first row, False)."""
 
+    def ingest_many(
+        self,
+        items: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+        *,
+        now: datetime,
+    ) -> list[tuple[int, bool]]:
+        """`ingest` of many (feedback, customer) pairs in one transaction: (feedback_id,
+        created) per item, in order. A (venue_id, external_id) stored already or earlier in the
+        batch gives the first feedback's id and False (its customer is left alone)."""
+
     def list_for_venue(
         self,
         venue_id: str,

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
+from encore_backend.storage.sql.feedback_batch import Item, ingest_items
 
 f, c = m.feedback, m.customers
 CUSTOMER_COLUMNS = (c.c.email, c.c.name, c.c.lifetime_value, c.c.tier)
@@ -85,6 +86,18 @@ class SqlFeedbackStore:
             except IntegrityError:
                 continue  # a concurrent request won the external_id or the customer email
         raise RuntimeError("feedback ingestion kept conflicting; giving up after 3 attempts")
+
+    def ingest_many(self, items: Sequence[Item], *, now: datetime) -> list[tuple[int, bool]]:
+        """`ingest` of many (feedback, customer) pairs in one transaction; (feedback_id,
+        created) per item. A concurrent writer taking one of the keys first rolls the batch
+        back, and the retry then finds that key stored."""
+        for _attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    return ingest_items(conn, items, now)
+            except IntegrityError:
+                continue
+        raise RuntimeError("batch ingestion kept conflicting; giving up after 3 attempts")
 
     def _insert(
         self, feedback: Mapping[str, Any], customer: Mapping[str, Any] | None, now: datetime

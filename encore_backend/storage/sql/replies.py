@@ -66,10 +66,15 @@ class ReplySourceReads:
     engine: Engine
 
     def feedback_candidates(
-        self, *, now: datetime, after_id: int = 0, limit: int = 50
+        self,
+        *,
+        now: datetime,
+        after_id: int = 0,
+        limit: int = 50,
+        created_since: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """`candidates` rows (no alert_level) whether or not a reply exists."""
-        query = _feedback_query().where(*_waiting(now, after_id))
+        query = _feedback_query().where(*_waiting(now, after_id, created_since))
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(F.feedback_id).limit(limit))
             return [dict(r._mapping) for r in rows]
@@ -180,7 +185,12 @@ class SqlReplyStore(ReplySourceReads):
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def candidates(
-        self, *, now: datetime, after_id: int = 0, limit: int = 50
+        self,
+        *,
+        now: datetime,
+        after_id: int = 0,
+        limit: int = 50,
+        created_since: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """New feedback without a reply at venues that generate, oldest first, after `after_id`,
         leaving out feedback whose draft failed transiently and waits until `draft_retry_at`.
@@ -189,7 +199,9 @@ class SqlReplyStore(ReplySourceReads):
         draft is routed (SPEC §4). A walk up the primary key from `after_id`; the reply check
         is a probe of the unique index on ai_responses.feedback_id."""
         with self.engine.connect() as conn:
-            query = candidates_query(now=now, after_id=after_id, limit=limit)
+            query = candidates_query(
+                now=now, after_id=after_id, limit=limit, created_since=created_since
+            )
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def draft_source(self, feedback_id: int) -> dict[str, Any] | None:
@@ -278,20 +290,25 @@ class SqlReplyStore(ReplySourceReads):
         return result.rowcount == 1
 
 
-def candidates_query(*, now: datetime, after_id: int, limit: int) -> Any:
+def candidates_query(
+    *, now: datetime, after_id: int, limit: int, created_since: datetime | None = None
+) -> Any:
     """The `candidates` select (tests read its query plan)."""
     has_reply = exists().where(R.feedback_id == F.feedback_id)
     return (
         _source_query()
-        .where(*_waiting(now, after_id), ~has_reply)
+        .where(*_waiting(now, after_id, created_since), ~has_reply)
         .order_by(F.feedback_id)
         .limit(limit)
     )
 
 
-def _waiting(now: datetime, after_id: int) -> tuple[Any, ...]:
-    """New, scanned feedback past `after_id` and any draft backoff, at venues that generate."""
+def _waiting(now: datetime, after_id: int, created_since: datetime | None) -> tuple[Any, ...]:
+    """New, scanned feedback past `after_id` and any draft backoff, at venues that generate,
+    created at or after `created_since` (AUTO_REPLY_MAX_AGE_HOURS: no replies to history)."""
+    since = () if created_since is None else (F.created_at >= created_since,)
     return (
+        *since,
         F.status == FeedbackStatus.NEW.value,
         F.alert_scanned_at.is_not(None),
         F.feedback_id > after_id,
