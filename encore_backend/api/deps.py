@@ -38,6 +38,13 @@ class Principal:
             self.role == Role.VENUE_MANAGER and self.venue_id == venue_id
         )
 
+    @property
+    def venue_bound(self) -> bool:
+        """Submits feedback for its own venue only (a manager, a venue-bound ingest token)."""
+        return self.role == Role.VENUE_MANAGER or (
+            self.role == Role.INGEST and self.venue_id is not None
+        )
+
 
 def hash_token(token: str) -> str:
     """Tokens are stored as SHA-256 hex digests, never in clear."""

@@ -19,7 +19,6 @@ from encore_backend.api.schemas.common import NUL_FREE
 from encore_backend.api.schemas.feedback import FeedbackCreate
 from encore_backend.bootstrap import Container
 from encore_backend.clock import as_utc
-from encore_backend.domain.enums import RunTrigger
 from encore_backend.services.errors import FieldError
 from encore_backend.services.feedback_service import MAX_CLOCK_SKEW
 
@@ -126,17 +125,3 @@ def _checked(
 
 def created_ids(results: Sequence[ItemResult]) -> list[int]:
     return [r.feedback_id for r in results if r.status == ItemStatus.CREATED and r.feedback_id]
-
-
-def detect_alerts_for(ctx: Container, feedback_ids: Sequence[int]) -> None:
-    """One alert_detector run over a batch's new feedback; failures are logged (the periodic
-    scan catches up on anything left unscanned)."""
-    if not feedback_ids:
-        return
-    try:
-        from encore_backend.scheduler.runner import run_job
-
-        params = {"feedback_ids": list(feedback_ids)}
-        run_job(ctx, "alert_detector", trigger=RunTrigger.EVENT, params=params)
-    except Exception:
-        log.exception("alert detection after a batch of %d feedback failed", len(feedback_ids))

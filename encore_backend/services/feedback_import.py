@@ -20,11 +20,11 @@ from typing import Any, BinaryIO
 
 from encore_backend.api.schemas.feedback import FeedbackCreate
 from encore_backend.bootstrap import Container
+from encore_backend.services.alert_signal import run_detector
 from encore_backend.services.errors import FieldError
 from encore_backend.services.feedback_batch import (
     ItemStatus,
     created_ids,
-    detect_alerts_for,
     ingest_batch,
     parse_item,
     parse_json,
@@ -115,8 +115,8 @@ def _ingest(
         else:
             assert result.error is not None
             summary.refused.append((row.line, result.error.field, result.error.message))
-    if detect_alerts:
-        detect_alerts_for(ctx, created_ids(results))
+    if detect_alerts and (ids := created_ids(results)):
+        run_detector(ctx, ids)
 
 
 def batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:

@@ -21,7 +21,7 @@ from encore_backend.api.errors import from_field_error
 from encore_backend.api.params import MAX_DB_INT, Cursor, FeedbackPath, VenuePath
 from encore_backend.api.responses import AUTHENTICATED, errors
 from encore_backend.api.schemas.feedback import FeedbackCreate, FeedbackOut, FeedbackPage
-from encore_backend.domain.enums import FeedbackStatus, Role
+from encore_backend.domain.enums import FeedbackStatus
 from encore_backend.services import feedback_service
 from encore_backend.services.errors import FieldError
 
@@ -56,10 +56,7 @@ def post_feedback(
 
 def _check_can_submit(principal: Principal, venue_id: str) -> None:
     """Managers (and venue-bound ingest tokens) get 404 for another venue, as for reads."""
-    bound = principal.role == Role.VENUE_MANAGER or (
-        principal.role == Role.INGEST and principal.venue_id is not None
-    )
-    if bound and principal.venue_id != venue_id:
+    if principal.venue_bound and principal.venue_id != venue_id:
         check_venue(principal, None)
 
 

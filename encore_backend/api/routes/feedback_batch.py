@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from encore_backend.api.deps import Ctx, CurrentPrincipal, Principal
 from encore_backend.api.responses import ErrorOut, errors
 from encore_backend.api.schemas.feedback_batch import FeedbackBatchIn, FeedbackBatchOut
-from encore_backend.domain.enums import Role
 from encore_backend.services import feedback_batch as batches
+from encore_backend.services.feedback_service import detect_alerts_after_ingest
 
 PATH = "/api/feedback/batch"
 # A full batch: 1,000 items whose 5,000-character comments are sent as \\uXXXX escapes (6 bytes
@@ -38,16 +38,13 @@ def post_feedback_batch(
     raw_items: list[Any] = body.items
     parsed = [batches.parse_item(item) for item in raw_items]
     results = batches.ingest_batch(ctx, parsed, may_submit=_submit_scope(principal))
-    tasks.add_task(batches.detect_alerts_for, ctx, batches.created_ids(results))
+    tasks.add_task(detect_alerts_after_ingest, ctx, batches.created_ids(results))
     return JSONResponse(_payload(results), background=tasks)
 
 
 def _submit_scope(principal: Principal) -> Callable[[str], bool] | None:
     """Managers and venue-bound ingest tokens submit for their own venue only."""
-    bound = principal.role == Role.VENUE_MANAGER or (
-        principal.role == Role.INGEST and principal.venue_id is not None
-    )
-    return (lambda venue_id: venue_id == principal.venue_id) if bound else None
+    return (lambda venue_id: venue_id == principal.venue_id) if principal.venue_bound else None
 
 
 def _payload(results: list[batches.ItemResult]) -> dict[str, Any]:
