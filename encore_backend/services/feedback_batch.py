@@ -18,9 +18,8 @@ from pydantic import ValidationError
 from encore_backend.api.schemas.common import NUL_FREE
 from encore_backend.api.schemas.feedback import FeedbackCreate
 from encore_backend.bootstrap import Container
-from encore_backend.clock import as_utc
 from encore_backend.services.errors import FieldError
-from encore_backend.services.feedback_service import MAX_CLOCK_SKEW
+from encore_backend.services.feedback_service import creation_time, unknown_venue
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +107,11 @@ def _checked(
     if isinstance(item, FieldError):
         return item
     if item.venue_id not in known or (may_submit is not None and not may_submit(item.venue_id)):
-        return FieldError("venue_id", f"venue {item.venue_id!r} does not exist")
-    created_at = as_utc(item.created_at) if item.created_at is not None else now
-    if created_at > now + MAX_CLOCK_SKEW:
-        return FieldError("created_at", "may not be more than 5 minutes in the future")
+        return unknown_venue(item.venue_id)
+    try:
+        created_at = creation_time(item.created_at, now=now)
+    except FieldError as refused:
+        return refused
     feedback = {
         "venue_id": item.venue_id,
         "rating": item.rating,

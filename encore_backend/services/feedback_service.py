@@ -32,10 +32,8 @@ def ingest_feedback(
     external_id for the venue returns the first feedback with created=False."""
     now = ctx.clock.now()
     if not venue_exists(ctx, venue_id):
-        raise FieldError("venue_id", f"venue {venue_id!r} does not exist")
-    created_at = as_utc(created_at) if created_at is not None else now
-    if created_at > now + MAX_CLOCK_SKEW:
-        raise FieldError("created_at", "may not be more than 5 minutes in the future")
+        raise unknown_venue(venue_id)
+    created_at = creation_time(created_at, now=now)
     given = {k: v for k, v in (customer or {}).items() if k in CUSTOMER_KEYS and v is not None}
     row, created = ctx.feedback.ingest(
         feedback={
@@ -49,6 +47,19 @@ def ingest_feedback(
         now=now,
     )
     return public_feedback(row), created
+
+
+def unknown_venue(venue_id: str) -> FieldError:
+    return FieldError("venue_id", f"venue {venue_id!r} does not exist")
+
+
+def creation_time(created_at: datetime | None, *, now: datetime) -> datetime:
+    """When the feedback was given, in UTC (`now` when not said); FieldError when it is ahead of
+    `now` by more than the allowed clock skew."""
+    at = as_utc(created_at) if created_at is not None else now
+    if at > now + MAX_CLOCK_SKEW:
+        raise FieldError("created_at", "may not be more than 5 minutes in the future")
+    return at
 
 
 def venue_exists(ctx: Container, venue_id: str) -> bool:
