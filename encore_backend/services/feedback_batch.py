@@ -19,7 +19,7 @@ from encore_backend.api.schemas.common import NUL_FREE
 from encore_backend.api.schemas.feedback import FeedbackCreate
 from encore_backend.bootstrap import Container
 from encore_backend.services.errors import FieldError
-from encore_backend.services.feedback_service import creation_time, unknown_venue
+from encore_backend.services.feedback_service import creation_time, unknown_venue, venue_exists
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,9 @@ def ingest_batch(
 
 
 def _known_venues(ctx: Container, items: Sequence[FeedbackCreate | FieldError]) -> set[str]:
+    """The batch's venues that exist (the single-item path's check and its process memory)."""
     wanted = {i.venue_id for i in items if isinstance(i, FeedbackCreate)}
-    return {v["venue_id"] for v in ctx.venues.list(wanted)} if wanted else set()
+    return {venue_id for venue_id in wanted if venue_exists(ctx, venue_id)}
 
 
 def _checked(

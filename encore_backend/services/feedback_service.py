@@ -112,18 +112,6 @@ def list_feedback(
     return {"feedback": [public_feedback(r) for r in rows], "next_before_id": next_before_id}
 
 
-def signal_detector(ctx: Container, feedback_ids: Sequence[int]) -> None:
-    """Hand new feedback to this process's detector thread (fire and forget); without one
-    (no app lifespan: a script, a Lambda invocation) scan them here and now."""
-    if not feedback_ids:
-        return
-    detector = running_signal(ctx)
-    if detector is None:
-        run_detector(ctx, [int(i) for i in feedback_ids])
-    else:
-        detector.signal(feedback_ids)
-
-
 async def detect_alerts_after_ingest(ctx: Container, feedback_ids: Sequence[int]) -> None:
     """A background task after the response: queue the ids for the detector thread and wait
     for their batch without holding a thread (the connection's next request is not held

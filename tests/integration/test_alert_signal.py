@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import anyio
 import pytest
 from api_support import ADMIN
 from factories import make_feedback, make_venue
@@ -124,7 +125,7 @@ def test_without_a_running_detector_ingestion_scans_inline(
 ) -> None:
     ids = sick_feedback(engine, clock, 2)
     assert running_signal(ctx) is None
-    feedback_service.signal_detector(ctx, ids)
+    anyio.run(feedback_service.detect_alerts_after_ingest, ctx, ids)
     assert alert_counts(engine) == dict.fromkeys(ids, 1)
 
 
