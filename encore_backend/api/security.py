@@ -14,7 +14,6 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB: a feedback is at most ~25 KiB of JSON
-BODY_TOO_LARGE = f"request body is larger than {MAX_BODY_BYTES} bytes"
 
 
 def too_large(limit: int) -> str:

@@ -66,24 +66,6 @@ class RunClock:
         return not self.stopping.is_set()
 
 
-def wait_for_permit(
-    run: RunClock, *, name: str, limit: int, patience: float | None = None
-) -> Permit | None:
-    """A rate-limit permit, sleeping as the limiter says; None when the budget runs out first
-    (or is spent already: a budget bounds the work started, not only the waits), or when the
-    limiter asks for a wait longer than `patience` seconds."""
-    if run.left() <= 0:
-        return None
-    while True:
-        acquired = run.ctx.rate_limits.acquire(name, limit=limit, now=run.now())
-        if acquired.permit is not None:
-            return acquired.permit
-        if patience is not None and acquired.wait_seconds > patience:
-            return None
-        if not run.pause(acquired.wait_seconds):
-            return None
-
-
 def backoff_seconds(
     attempts: int, *, base: float, cap: float, jitter: float, retry_after: float | None = None
 ) -> float:
@@ -124,8 +106,10 @@ class PermitStock:
         self.cond = threading.Condition()
 
     def take(self) -> Permit | None:
-        """A permit, waiting for one as wait_for_permit does; None when the budget is spent or
-        the wait would exceed `patience`. Call `finish` once it is used or not."""
+        """A permit, sleeping as the limiter says; None when the budget runs out first (or is
+        spent already: a budget bounds the work started, not only the waits), or when the
+        limiter asks for a wait longer than `patience` seconds. Call `finish` once it is used
+        or not."""
         with self.cond:
             if self.run.left() <= 0:
                 return None

@@ -36,7 +36,6 @@ from encore_backend.services.pacing import (
     RunClock,
     backoff_seconds,
     run_budget,
-    wait_for_permit,
 )
 
 if TYPE_CHECKING:
@@ -257,15 +256,13 @@ def attempt_draft(
     """A checked draft or the final error; None when the run's budget ends first (the feedback
     then waits for the next run). Transient errors retry with exponential backoff and jitter;
     ProviderConfigError propagates (the caller stops and stores nothing)."""
-    limit = ctx.settings.max_ai_generations_per_minute
 
     def call() -> Draft:
-        if permits is None:
-            permit = wait_for_permit(run, name=AI_LIMIT, limit=limit)
-        elif (permit := permits.take()) is not None:
-            permits.finish(permit, used=True)  # counted at its take, as a single permit is
+        stock = permits or ai_permits(ctx, run)  # alone: a stock of one permit
+        permit = stock.take()
         if permit is None:
             raise _OutOfBudget
+        stock.finish(permit, used=True)  # counted at its take
         return check_draft(provider.draft(request))
 
     try:

@@ -19,7 +19,7 @@ from reply_support import (
 from encore_backend.bootstrap import Container, build
 from encore_backend.clock import ManualClock, SystemClock
 from encore_backend.scheduler.jobs import ai_generator, email_sender
-from encore_backend.services.pacing import RunClock, stop_paced_runs, wait_for_permit
+from encore_backend.services.pacing import PermitStock, RunClock, stop_paced_runs
 from encore_backend.storage.sql import models as m
 
 WINDOW = timedelta(seconds=60)
@@ -207,7 +207,7 @@ def test_shutdown_ends_a_run_waiting_for_a_permit(ctx: Container) -> None:
     run = RunClock(ctx, ctx.clock.now(), budget=timedelta(minutes=5))
     result: list[object] = []
     waiter = threading.Thread(
-        target=lambda: result.append(wait_for_permit(run, name="emails", limit=1))
+        target=lambda: result.append(PermitStock(run, name="emails", limit=1).take())
     )
     waiter.start()
     waiter.join(0.5)
