@@ -27,6 +27,14 @@ ALERT_LEVEL_ORDER = (
 )
 
 
+class ReplyTone(StrEnum):
+    """A venue's reply voice (setting `reply_tone`)."""
+
+    WARM = "warm"
+    FORMAL = "formal"
+    PLAYFUL = "playful"
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     VENUE_MANAGER = "venue_manager"

@@ -23,6 +23,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "brand_voice": None,
     "alert_keywords": {},
     "alert_rules_disabled": [],
+    "response_sla_hours": 24,
+    "reply_tone": "warm",
+    "reply_signature": None,
+    "banned_phrases": [],
 }
 PUBLIC_VENUE_FIELDS = (
     "venue_id",

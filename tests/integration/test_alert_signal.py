@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -125,7 +126,13 @@ def test_without_a_running_detector_ingestion_scans_inline(
 ) -> None:
     ids = sick_feedback(engine, clock, 2)
     assert running_signal(ctx) is None
-    anyio.run(feedback_service.detect_alerts_after_ingest, ctx, ids)
+    # A thread of its own: a browser test earlier in this worker may have left Playwright's
+    # event loop marked running in the main thread.
+    worker = threading.Thread(
+        target=anyio.run, args=(feedback_service.detect_alerts_after_ingest, ctx, ids)
+    )
+    worker.start()
+    worker.join(timeout=30)
     assert alert_counts(engine) == dict.fromkeys(ids, 1)
 
 

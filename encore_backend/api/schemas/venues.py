@@ -25,8 +25,9 @@ from encore_backend.api.schemas.common import (
     UtcTime,
 )
 from encore_backend.domain import alert_rules
-from encore_backend.domain.enums import AlertLevel
+from encore_backend.domain.enums import AlertLevel, ReplyTone
 
+Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 NotSent = SkipJsonSchema[None]
 NON_NULLABLE_SETTINGS = (
@@ -40,6 +41,9 @@ NON_NULLABLE_SETTINGS = (
     "alert_notify_min_level",
     "alert_keywords",
     "alert_rules_disabled",
+    "response_sla_hours",
+    "reply_tone",
+    "banned_phrases",
 )
 RuleId = Annotated[
     str, WithJsonSchema({"type": "string", "enum": list(alert_rules.ALERT_RULE_IDS)})
@@ -75,7 +79,8 @@ class VenueOut(BaseModel):
 
 
 class SettingsPatch(InputModel):
-    """PATCH /api/venues/{venue_id}/settings: any subset of the keys; null only for brand_voice.
+    """PATCH /api/venues/{venue_id}/settings: any subset of the keys; null only for brand_voice
+    and reply_signature.
 
     None marks "not sent"; the schema omits it (SkipJsonSchema) and a null sent is refused."""
 
@@ -94,6 +99,10 @@ class SettingsPatch(InputModel):
         None
     )
     alert_rules_disabled: list[RuleId] | NotSent = None
+    response_sla_hours: Annotated[Int, Field(ge=1, le=720)] | NotSent = None
+    reply_tone: ReplyTone | NotSent = None
+    reply_signature: str | None = Field(None, max_length=500)
+    banned_phrases: Annotated[list[Phrase], Field(max_length=50)] | NotSent = None
 
     @field_validator(*NON_NULLABLE_SETTINGS)
     @classmethod
@@ -108,6 +117,16 @@ class SettingsPatch(InputModel):
     def _normalise_keywords(cls, value: dict[AlertLevel, list[str]]) -> dict[AlertLevel, list[str]]:
         """Keywords match case-insensitively: store them lower-cased, without repeats."""
         return {level: list(dict.fromkeys(k.lower() for k in kws)) for level, kws in value.items()}
+
+    @field_validator("banned_phrases")
+    @classmethod
+    def _dedupe_phrases(cls, value: list[str]) -> list[str]:
+        """Phrases match case-insensitively: each once, as first written."""
+        seen: dict[str, str] = {}
+        for phrase in value:
+            written = " ".join(phrase.split())
+            seen.setdefault(written.lower(), written)
+        return list(seen.values())
 
     @field_validator("alert_rules_disabled")
     @classmethod
@@ -136,6 +155,10 @@ class SettingsOut(BaseModel):
     brand_voice: str | None
     alert_keywords: dict[str, list[str]]
     alert_rules_disabled: list[str]
+    response_sla_hours: int
+    reply_tone: ReplyTone
+    reply_signature: str | None
+    banned_phrases: list[str]
     updated_at: UtcTime
 
 

@@ -67,6 +67,12 @@ venue_settings = Table(
     Column("alert_keywords", JSON, nullable=False),
     # Rule ids switched off for this venue, e.g. ["rating", "repeated_complaint"].
     Column("alert_rules_disabled", JSON, nullable=False),
+    # Bad feedback without a sent reply this many venue-local clock hours later is escalated.
+    Column("response_sla_hours", Integer, nullable=False, default=24, server_default="24"),
+    # Brand voice: warm | formal | playful, a signature, and phrases no draft may send unseen.
+    Column("reply_tone", String(16), nullable=False, default="warm", server_default="warm"),
+    Column("reply_signature", Text),
+    Column("banned_phrases", JSON, nullable=False, server_default="[]"),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -106,12 +112,16 @@ feedback = Table(
     Column("draft_attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("draft_retry_at", UTCDateTime),
     Column("draft_error", Text),
+    # Set once by response_sla when the feedback is still unanswered past the venue's deadline.
+    Column("escalated_at", UTCDateTime),
     UniqueConstraint("venue_id", "external_id"),
     # Covering index of the stats aggregate: per-venue range scan over created_at.
     Index("ix_feedback_stats", "venue_id", "created_at", "rating", "response_seconds"),
     Index("ix_feedback_created_at", "created_at"),
     Index("ix_feedback_unscanned", "alert_scanned_at", "feedback_id"),
     Index("ix_feedback_customer", "customer_id", "venue_id", "created_at"),
+    # response_sla's candidates and the overdue count: a venue's unanswered feedback by age.
+    Index("ix_feedback_unanswered", "venue_id", "responded_at", "escalated_at", "created_at"),
 )
 
 alerts = Table(
@@ -137,7 +147,47 @@ alerts = Table(
     Column("acknowledged_by", String(200)),
     Column("acknowledged_at", UTCDateTime),
     Column("archived_at", UTCDateTime),
+    Column("escalated_at", UTCDateTime),  # its feedback went unanswered past the deadline
     Index("ix_alerts_venue_detected", "venue_id", "detected_at"),
+)
+
+# A venue's notification channels: where its alerts and escalations are posted, in the
+# channel's format (slack: Block Kit, teams: Adaptive Card, webhook: the signed JSON event).
+# A channel that keeps failing is marked (failing_since) and then disabled (disabled_at).
+notification_channels = Table(
+    "notification_channels",
+    metadata,
+    Column("channel_id", String(36), primary_key=True),
+    Column(
+        "venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("type", String(16), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("name", String(200)),
+    Column("levels", JSON, nullable=False),  # alert levels it wants, e.g. ["critical", "high"]
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("consecutive_failures", Integer, nullable=False, default=0, server_default="0"),
+    Column("failing_since", UTCDateTime),
+    Column("disabled_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_delivered_at", UTCDateTime),
+    Index("ix_notification_channels_venue", "venue_id"),
+)
+
+# What each manager address of a venue wants by email. No row: the default (critical alerts at
+# once, the venue's daily and weekly reports). mode: immediate | digest | weekly | none.
+manager_preferences = Table(
+    "manager_preferences",
+    metadata,
+    Column(
+        "venue_id", String(64), ForeignKey("venues.venue_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("email", String(320), primary_key=True),  # lower-cased
+    Column("mode", String(16), nullable=False),
+    Column("digest_hour", SmallInteger),  # venue-local hour of the daily digest (mode digest)
+    Column("quiet_start_hour", SmallInteger),  # venue-local [start, end) hours; may wrap midnight
+    Column("quiet_end_hour", SmallInteger),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 webhook_deliveries = Table(
@@ -145,9 +195,21 @@ webhook_deliveries = Table(
     metadata,
     Column("delivery_id", String(36), primary_key=True),
     # No foreign key: with ENCORE_DERIVED_STORE=dynamodb the alert lives in DynamoDB and this
-    # SQL table of alerts stays empty (migration 0003).
-    Column("alert_id", String(36), nullable=False),
+    # SQL table of alerts stays empty (migration 0003). NULL for an escalation of feedback that
+    # raised no alert.
+    Column("alert_id", String(36)),
     Column("venue_id", String(64), nullable=False),
+    # What happened (`alert.created`, `feedback.escalated`), the feedback it is about, and the
+    # venue notification channel it goes to (NULL: the venue's own webhook_url).
+    Column(
+        "event", String(32), nullable=False, default="alert.created", server_default="alert.created"
+    ),
+    Column("feedback_id", BigInteger),
+    Column(
+        "channel_id",
+        String(36),
+        ForeignKey("notification_channels.channel_id", ondelete="CASCADE"),
+    ),
     Column("url", String(500), nullable=False),
     Column("payload", Text, nullable=False),
     Column("status", String(16), nullable=False),
@@ -257,11 +319,16 @@ email_queue = Table(
     Column("lease_expires_at", UTCDateTime),
     Column("next_attempt_at", UTCDateTime),
     Column("message_id", String(255), nullable=False),
+    # Manager notices without a report or alert of their own (an escalation, a digest): the key
+    # (`escalation:<feedback_id>`, `digest:<venue_id>:<local date>`) and what the email shows.
+    Column("notice_key", String(120)),
+    Column("payload", JSON),
     Index("ix_email_queue_due", "status", "scheduled_send_time"),
     Index("ix_email_queue_venue", "venue_id", "scheduled_send_time"),
     # One email per report or alert and recipient, however often the job reruns.
     UniqueConstraint("report_id", "customer_email", name="uq_email_queue_report_recipient"),
     UniqueConstraint("alert_id", "customer_email", name="uq_email_queue_alert_recipient"),
+    UniqueConstraint("notice_key", "customer_email", name="uq_email_queue_notice_recipient"),
 )
 
 email_history = Table(
