@@ -147,7 +147,9 @@ def test_the_hold_reason_is_shown_and_an_edited_approval_is_the_managers_call(
 
     # The manager's own edit is not checked again: it may keep the phrase, and it is queued.
     edited = "Hi Sam,\n\nNo worries at all, and thank you!\n\nMaria"
-    approved = approval_service.approve(ctx, response_id=reply["response_id"], by="maria", body=edited)
+    approved = approval_service.approve(
+        ctx, response_id=reply["response_id"], by="maria", body=edited
+    )
     assert approved["status"] == "approved" and approved["hold_reason"] is None
     assert approved["body"] == edited
     assert ctx.email_queue.for_response(reply["response_id"]) is not None

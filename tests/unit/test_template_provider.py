@@ -166,7 +166,9 @@ def test_every_tone_band_and_topic_reads_well_and_offers_nothing(
 @pytest.mark.parametrize("tone", TONES)
 def test_the_signature_replaces_the_sign_off_and_ends_the_body_once(tone: str) -> None:
     signature = "Maria Rossi\nGeneral manager"
-    body = voiced(2, "Slow service", tone=tone, signature="  Maria  Rossi\n\n General manager ").body
+    body = voiced(
+        2, "Slow service", tone=tone, signature="  Maria  Rossi\n\n General manager "
+    ).body
     assert body.endswith("\n\n" + signature) and body.count("Maria Rossi") == 1
     assert not any(marker in body for markers in SIGN_OFF_MARKERS.values() for marker in markers)
 

@@ -84,8 +84,7 @@ OPENINGS = {
         "positive": (
             "Thank you for your kind feedback regarding {venue}.",
             "Thank you for visiting {venue} and for your generous comments.",
-            "Thank you for the kind words about your visit to {venue}; they are much "
-            "appreciated.",
+            "Thank you for the kind words about your visit to {venue}; they are much appreciated.",
         ),
     },
     "playful": {
@@ -112,8 +111,7 @@ OPENINGS = {
 TOPIC_LINES = {
     "warm": {
         "negative": (
-            "I'm sorry to hear about {topics}; that is not the experience we want anyone to "
-            "have.",
+            "I'm sorry to hear about {topics}; that is not the experience we want anyone to have.",
             "I'm truly sorry that {topics} fell short of what you expected.",
             "Your comments about {topics} have gone straight to the team so we can put things "
             "right.",
@@ -132,8 +130,7 @@ TOPIC_LINES = {
     "formal": {
         "negative": (
             "We regret that {topics} did not meet our standards.",
-            "Your remarks concerning {topics} have been passed to the management team for "
-            "review.",
+            "Your remarks concerning {topics} have been passed to the management team for review.",
             "We are sorry that {topics} fell short of what you expected.",
         ),
         "mixed": (
