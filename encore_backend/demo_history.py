@@ -20,6 +20,7 @@ from encore_backend.bootstrap import Container
 from encore_backend.domain.enums import FeedbackStatus, ReplyStatus
 from encore_backend.providers.ai import ReplyRequest
 from encore_backend.providers.ai.template import TemplateReplyProvider
+from encore_backend.providers.ai.voice import voice_fields
 
 ANSWERED_BEFORE = timedelta(days=3)  # feedback older than this was handled
 NO_ADDRESS = "customer has no email address"
@@ -49,10 +50,11 @@ def _answered(
     """The reply row and the feedback change of one old feedback."""
     request = ReplyRequest(
         venue_name=venue_name,
-        brand_voice=None,
+        brand_voice=row["brand_voice"],
         customer_first_name=row["customer_name"],
         rating=int(row["rating"]),
         comment=row["comment"] or "",
+        **voice_fields(row),
     )
     draft = provider.draft(request)
     drafted = row["created_at"] + timedelta(minutes=rng.randint(5, 90))

@@ -92,7 +92,10 @@ def _redraftable(ctx: Container, reply: Mapping[str, Any]) -> bool:
 def approve(
     ctx: Container, *, response_id: str, by: str, body: str | None = None
 ) -> dict[str, Any]:
-    """Approve (optionally with an edited body) and queue it to send now."""
+    """Approve (optionally with an edited body) and queue it to send now.
+
+    An edited body gets the draft checks (empty, length, placeholders) but not the hold
+    reasons (compensation, banned phrases): it is the manager's own words and decision."""
     reply = _reply(ctx, response_id)
     if body is not None:
         body = _checked_body(reply, body)

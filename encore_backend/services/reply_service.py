@@ -25,6 +25,7 @@ from encore_backend.providers.ai import (
     first_name_from,
     needs_approval,
 )
+from encore_backend.providers.ai.voice import unsigned, voice_fields
 from encore_backend.providers.errors import (
     ProviderConfigError,
     ProviderError,
@@ -234,7 +235,8 @@ def preview_drafts(
 
 
 def request_for(row: Mapping[str, Any]) -> ReplyRequest:
-    """What the provider sees: the comment as data, the customer's first name only."""
+    """What the provider sees: the comment as data, the customer's first name only, and the
+    venue's voice (tone, signature, banned phrases) normalised."""
     return ReplyRequest(
         venue_name=row["venue_name"],
         brand_voice=row["brand_voice"],
@@ -242,6 +244,7 @@ def request_for(row: Mapping[str, Any]) -> ReplyRequest:
         rating=int(row["rating"]),
         comment=row["comment"],
         alert_level=row["alert_level"],
+        **voice_fields(row),
     )
 
 
@@ -354,11 +357,24 @@ def defer_or_fail(
 
 
 def route_draft(
-    *, settings: Settings, venue: Mapping[str, Any], body: str, alert_level: str | None
+    *,
+    settings: Settings,
+    venue: Mapping[str, Any],
+    body: str,
+    alert_level: str | None,
+    subject: str = "",
 ) -> tuple[ReplyStatus, str | None]:
-    """SPEC §4: (status, why it waits for approval). Compensation offers and critical alerts
-    always wait; else the venue's require_approval, then auto-send, else `generated`."""
-    reasons = needs_approval(body, alert_level)
+    """SPEC §4: (status, why it waits for approval). Compensation offers, critical alerts and
+    the venue's banned phrases (in the subject or the body, whichever provider wrote it) always
+    wait; else the venue's require_approval, then auto-send, else `generated`.
+
+    The venue's own signature is left out of the banned-phrase check (it is the venue's words,
+    and would otherwise hold every draft). A manager approving with an edited body is not
+    re-checked either (approval_service.approve): those are the manager's own words, sent on
+    the manager's decision."""
+    voice = voice_fields(venue)
+    text = f"{subject}\n\n{unsigned(body, voice['signature'])}"
+    reasons = needs_approval(text, alert_level, banned_phrases=voice["banned_phrases"])
     if venue["require_approval"]:
         reasons = ["the venue requires approval", *reasons]
     if reasons:
@@ -414,8 +430,14 @@ def _routed(
     reply = _reply_row(row, outcome, now=now, provider=provider)
     queue_item = None
     if outcome.draft is not None:
-        body, level = outcome.draft.body, row["alert_level"]
-        status, hold = route_draft(settings=ctx.settings, venue=row, body=body, alert_level=level)
+        draft, level = outcome.draft, row["alert_level"]
+        status, hold = route_draft(
+            settings=ctx.settings,
+            venue=row,
+            body=draft.body,
+            alert_level=level,
+            subject=draft.subject,
+        )
         reply.update(status=status.value, hold_reason=hold)
         if status == ReplyStatus.AUTO_APPROVED:
             delay = timedelta(minutes=int(row["auto_send_delay_minutes"]))

@@ -160,3 +160,61 @@ def test_settings_of_another_venue_are_404(client: TestClient, ctx: Container) -
     response = client.patch("/api/venues/b/settings", json={"brand_voice": "x"}, headers=manager)
     assert response.status_code == 404
     assert ctx.venues.get_settings("b")["brand_voice"] is None
+
+
+def test_voice_and_deadline_settings_are_stored_normalised(
+    client: TestClient, ctx: Container
+) -> None:
+    create(client, venue_id="blue")
+    manager = token_for(ctx, Role.VENUE_MANAGER, "blue")
+    defaults = client.get("/api/venues/blue/settings", headers=manager).json()
+    assert (defaults["reply_tone"], defaults["reply_signature"]) == ("warm", None)
+    assert (defaults["banned_phrases"], defaults["response_sla_hours"]) == ([], 24)
+    patch = {
+        "reply_tone": "playful",
+        "reply_signature": "Maria Rossi\nBistro Nord",
+        "banned_phrases": ["No  worries", "no worries", " to be honest ", "NO WORRIES"],
+        "response_sla_hours": 12,
+    }
+    response = client.patch("/api/venues/blue/settings", json=patch, headers=manager)
+    assert response.status_code == 200, response.text
+    body = client.get("/api/venues/blue/settings", headers=manager).json()
+    assert body["reply_tone"] == "playful" and body["response_sla_hours"] == 12
+    assert body["reply_signature"] == "Maria Rossi\nBistro Nord"
+    assert body["banned_phrases"] == ["No worries", "to be honest"]
+    cleared = client.patch(
+        "/api/venues/blue/settings",
+        json={"reply_signature": None, "banned_phrases": []},
+        headers=manager,
+    ).json()
+    assert cleared["reply_signature"] is None and cleared["banned_phrases"] == []
+    assert cleared["reply_tone"] == "playful"
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"reply_tone": "angry"}, "reply_tone"),
+        ({"reply_tone": None}, "reply_tone"),
+        ({"banned_phrases": ["x"]}, "banned_phrases"),
+        ({"banned_phrases": ["fine", "y" * 101]}, "banned_phrases"),
+        ({"banned_phrases": [f"phrase {i}" for i in range(51)]}, "banned_phrases"),
+        ({"banned_phrases": None}, "banned_phrases"),
+        ({"banned_phrases": "no worries"}, "banned_phrases"),
+        ({"reply_signature": "s" * 501}, "reply_signature"),
+        ({"response_sla_hours": 0}, "response_sla_hours"),
+        ({"response_sla_hours": 721}, "response_sla_hours"),
+    ],
+)
+def test_bad_voice_and_deadline_settings_are_422_and_nothing_is_written(
+    client: TestClient, patch: dict[str, Any], field: str
+) -> None:
+    create(client, venue_id="blue")
+    before = client.get("/api/venues/blue/settings", headers=ADMIN).json()
+    response = client.patch(
+        "/api/venues/blue/settings", json={"reply_tone": "formal", **patch}, headers=ADMIN
+    )
+    assert response.status_code == 422
+    assert field in field_names(response)
+    assert not {"reply_tone", "banned_phrases", "reply_signature"} - {field} & field_names(response)
+    assert client.get("/api/venues/blue/settings", headers=ADMIN).json() == before

@@ -12,7 +12,7 @@ from encore_backend.providers.ai import (
     detect_topics,
     needs_approval,
 )
-from encore_backend.providers.ai.checks import find_placeholder
+from encore_backend.providers.ai.checks import banned_phrases_in, find_placeholder
 
 # A comment raising each topic, and the word a reply must then contain.
 TOPIC_COMMENTS = {
@@ -114,3 +114,92 @@ def test_a_formal_brand_voice_uses_dear() -> None:
 def test_a_critical_alert_still_needs_approval_for_a_template_reply() -> None:
     body = draft(1, "I was sick all night after the fish").body
     assert needs_approval(body, "critical") == ["answers feedback that raised a critical alert"]
+
+
+# --- the venue's voice: tone, signature, banned phrases ---
+
+TONES = ("warm", "formal", "playful")
+# Words each tone's sign-offs use, and only that tone's.
+SIGN_OFF_MARKERS = {
+    "warm": ("Warm regards", "Best wishes", "With warm wishes"),
+    "formal": ("Yours sincerely", "Kind regards", "With kind regards"),
+    "playful": ("Cheers", "High fives", "Big smiles"),
+}
+
+
+def voiced(rating: int, comment: str, **voice: object):
+    request = ReplyRequest(VENUE, None, "Anna", rating, comment, **voice)  # type: ignore[arg-type]
+    return TemplateReplyProvider().draft(request)
+
+
+@pytest.mark.parametrize("rating", [1, 3, 5])
+def test_three_tones_give_three_texts_each_with_its_markers(rating: int) -> None:
+    bodies = {tone: voiced(rating, "The food was cold", tone=tone).body for tone in TONES}
+    assert len(set(bodies.values())) == 3
+    for tone, body in bodies.items():
+        sign_off = body.split("\n\n")[-1]
+        assert sign_off.startswith(SIGN_OFF_MARKERS[tone]), (tone, sign_off)
+    assert bodies["formal"].startswith("Dear Anna,")
+    assert "'" not in bodies["formal"] and "!" not in bodies["formal"]  # no contractions
+    assert bodies["playful"].splitlines()[0].endswith("!")
+
+
+@pytest.mark.parametrize("tone", TONES)
+@pytest.mark.parametrize("rating", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("topic", sorted(TOPIC_COMMENTS))
+def test_every_tone_band_and_topic_reads_well_and_offers_nothing(
+    tone: str, rating: int, topic: str
+) -> None:
+    comment, word = TOPIC_COMMENTS[topic]
+    result = voiced(rating, comment, tone=tone)
+    body = result.body.lower()
+    assert word in body and "thank" in body and VENUE.lower() in body
+    assert "anna" in body
+    if rating <= 2:
+        assert "sorry" in body or "apolog" in body or "regret" in body
+    if tone == "formal":
+        assert "'" not in result.body and "!" not in result.body
+    assert compensation_terms(result.body) == [] and compensation_terms(result.subject) == []
+    assert check_draft(result) == result
+
+
+@pytest.mark.parametrize("tone", TONES)
+def test_the_signature_replaces_the_sign_off_and_ends_the_body_once(tone: str) -> None:
+    signature = "Maria Rossi\nGeneral manager"
+    body = voiced(
+        2, "Slow service", tone=tone, signature="  Maria  Rossi\n\n General manager "
+    ).body
+    assert body.endswith("\n\n" + signature) and body.count("Maria Rossi") == 1
+    assert not any(marker in body for markers in SIGN_OFF_MARKERS.values() for marker in markers)
+
+
+@pytest.mark.parametrize("tone", TONES)
+def test_without_a_signature_the_sign_off_names_the_venue(tone: str) -> None:
+    assert VENUE in voiced(4, "Nice", tone=tone).body.split("\n\n")[-1]
+
+
+@pytest.mark.parametrize("tone", TONES)
+@pytest.mark.parametrize("rating", [1, 3, 5])
+def test_the_template_never_uses_a_banned_phrase(tone: str, rating: int) -> None:
+    comment = "The food and the service"
+    plain = voiced(rating, comment, tone=tone)
+    # Ban three words of the opening and of the closing the plain draft used (in another
+    # letter case): other variants stand in for them.
+    paragraphs = plain.body.split("\n\n")
+    banned = tuple(" ".join(p.split()[1:4]).upper() for p in (paragraphs[1], paragraphs[2]))
+    result = voiced(rating, comment, tone=tone, banned_phrases=banned)
+    assert banned_phrases_in(result.body, banned) == []
+    assert banned_phrases_in(result.subject, banned) == []
+    assert result.body != plain.body and "thank" in result.body.lower()
+
+
+def test_a_sentence_whose_every_variant_is_banned_is_left_out() -> None:
+    result = voiced(2, "cold", tone="warm", banned_phrases=("thank you", "sorry", "THE TEAM"))
+    assert banned_phrases_in(result.body, ["thank you", "sorry", "the team"]) == []
+    assert result.body.splitlines()[0] in ("Hi Anna,", "Dear Anna,", "Hello Anna,")
+    assert check_draft(result) == result
+
+
+def test_the_same_feedback_and_voice_gives_the_same_words() -> None:
+    kwargs = {"tone": "playful", "banned_phrases": ("cheers",), "signature": "Sam"}
+    assert voiced(5, "Great pizza", **kwargs) == voiced(5, "Great pizza", **kwargs)

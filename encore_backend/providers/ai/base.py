@@ -21,6 +21,11 @@ class ReplyRequest:
     comment: str
     alert_level: str | None = None
     topics: tuple[str, ...] | None = None
+    # The venue's voice settings (reply_tone, reply_signature, banned_phrases): venue-written
+    # text, normalised by voice.py before it reaches a prompt or a body.
+    tone: str = "warm"
+    signature: str | None = None
+    banned_phrases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

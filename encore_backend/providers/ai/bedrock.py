@@ -7,7 +7,7 @@ from typing import Any
 
 from encore_backend.providers.ai.base import AI_SIDE, Draft, ReplyRequest
 from encore_backend.providers.ai.checks import check_draft
-from encore_backend.providers.ai.prompt import split_reply, system_prompt, user_prompt
+from encore_backend.providers.ai.prompt import finish_reply, system_prompt, user_prompt
 from encore_backend.providers.errors import (
     PermanentProviderError,
     ProviderConfigError,
@@ -70,7 +70,7 @@ class BedrockReplyProvider:
             )
         except Exception as exc:
             raise bedrock_error(exc) from exc
-        subject, body = split_reply(output_text(response), request)
+        subject, body = finish_reply(output_text(response), request)
         draft = Draft(subject=subject, body=body, provider=self.name, model=self.model_id)
         return check_draft(draft)
 

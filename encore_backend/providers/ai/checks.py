@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from encore_backend.domain.text_match import normalise
 from encore_backend.providers.ai.base import Draft
 from encore_backend.providers.errors import PermanentProviderError
 
@@ -43,6 +45,8 @@ _COMPENSATION = re.compile(
     "|".join(rf"(?P<t{i}>\b{p}\b)" for i, p in enumerate(COMPENSATION_TERMS.values())), re.I
 )
 _TERM_NAMES = list(COMPENSATION_TERMS)
+# Words for the banned-phrase match: letters and digits, apostrophes inside ("we're" is one).
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
 class DraftRejected(PermanentProviderError):
@@ -86,12 +90,53 @@ def compensation_terms(text: str) -> list[str]:
     return found
 
 
-def needs_approval(draft_body: str, alert_level: str | None) -> list[str]:
-    """Why this reply must wait for a manager whatever the settings (SPEC §4); empty if none."""
+def _words(text: str) -> list[str]:
+    return [w.casefold() for w in _WORD.findall(normalise(text))]
+
+
+def banned_phrases_in(text: str, phrases: Sequence[str]) -> list[str]:
+    """The venue's banned phrases the text uses, as the venue wrote them, each once.
+
+    A phrase matches as whole words in sequence, whatever the letter case, spacing, line breaks
+    or punctuation between them ("No  worries!" and "no-worries" both use "no worries"; "also"
+    does not use "so"). A phrase without any letter or digit (":-)") matches as written,
+    whitespace-normalised and case-insensitively. No negation rule: a banned phrase is banned
+    even after "not"."""
+    words = _words(text)
+    flat = " ".join(normalise(text).casefold().split())
+    found: list[str] = []
+    for phrase in phrases:
+        wanted = _words(phrase)
+        if wanted:
+            n = len(wanted)
+            hit = any(words[i : i + n] == wanted for i in range(len(words) - n + 1))
+        else:
+            hit = " ".join(normalise(phrase).casefold().split()) in flat
+        if hit and phrase not in found:
+            found.append(phrase)
+    return found
+
+
+def banned_reason(phrases: Sequence[str]) -> str:
+    """The hold reason naming the banned phrases a draft uses."""
+    quoted = ", ".join(f'"{p}"' for p in phrases)
+    return f"contains banned phrase{'s' if len(phrases) > 1 else ''}: {quoted}"
+
+
+def needs_approval(
+    draft_body: str, alert_level: str | None, *, banned_phrases: Sequence[str] = ()
+) -> list[str]:
+    """Why this reply must wait for a manager whatever the settings (SPEC §4); empty if none.
+
+    `banned_phrases` are the venue's: a draft using one waits, whichever provider wrote it.
+    Pass the text to check without the venue's own signature (voice.unsigned)."""
     reasons = []
     terms = compensation_terms(draft_body)
     if terms:
         reasons.append(f"offers compensation ({', '.join(terms)})")
     if alert_level and str(alert_level).lower() == "critical":
         reasons.append("answers feedback that raised a critical alert")
+    banned = banned_phrases_in(draft_body, banned_phrases)
+    if banned:
+        reasons.append(banned_reason(banned))
     return reasons

@@ -9,7 +9,7 @@ import httpx
 
 from encore_backend.providers.ai.base import AI_SIDE, Draft, ReplyRequest
 from encore_backend.providers.ai.checks import check_draft
-from encore_backend.providers.ai.prompt import chat_messages, split_reply
+from encore_backend.providers.ai.prompt import chat_messages, finish_reply
 from encore_backend.providers.errors import (
     PermanentProviderError,
     ProviderConfigError,
@@ -58,7 +58,7 @@ class OpenAICompatReplyProvider:
         except httpx.TransportError as exc:  # timeouts, refused and dropped connections
             raise TransientProviderError(f"openai: {type(exc).__name__}: {exc}") from exc
         raise_for_status(response, secret=self.api_key)
-        subject, body = split_reply(message_text(response), request)
+        subject, body = finish_reply(message_text(response), request)
         model = str(_json(response).get("model") or self.model)
         return check_draft(Draft(subject=subject, body=body, provider=self.name, model=model))
 

@@ -7,7 +7,19 @@ import random
 import re
 
 from encore_backend.providers.ai.base import Draft, ReplyRequest, first_name_from, rating_band
-from encore_backend.providers.ai.checks import check_draft
+from encore_backend.providers.ai.checks import banned_phrases_in, check_draft
+from encore_backend.providers.ai.template_phrases import (
+    ANONYMOUS_GREETINGS,
+    CLOSINGS,
+    FALLBACK_SUBJECT,
+    GENERAL_LINES,
+    GREETINGS,
+    OPENINGS,
+    SIGN_OFFS,
+    SUBJECTS,
+    TOPIC_LINES,
+)
+from encore_backend.providers.ai.voice import clean_phrases, clean_signature, tone_of
 
 # Topic → words that raise it (matched whole, with s/es/d/ed/ing endings).
 # fmt: off
@@ -44,81 +56,6 @@ _TOPIC_RES = {
 }
 MAX_TOPICS = 3
 
-OPENINGS = {
-    "negative": (
-        "Thank you for taking the time to tell us about your visit to {venue}, and I'm sorry it "
-        "wasn't what you hoped for.",
-        "Thank you for letting us know about your visit to {venue}; I'm sorry it didn't go as it "
-        "should have.",
-        "Thank you for your feedback on your visit to {venue}. I'm sorry we let you down.",
-    ),
-    "mixed": (
-        "Thank you for your feedback on your visit to {venue}.",
-        "Thanks for taking the time to tell us about your time at {venue}.",
-        "Thank you for sharing your thoughts on your visit to {venue}.",
-    ),
-    "positive": (
-        "Thank you so much for your lovely feedback about {venue}!",
-        "Thank you for visiting {venue} — what a pleasure to read your feedback!",
-        "Thank you for taking the time to share such kind words about {venue}.",
-    ),
-}
-TOPIC_LINES = {
-    "negative": (
-        "I'm sorry to hear about {topics}; that is not the experience we want anyone to have.",
-        "I'm truly sorry that {topics} fell short of what you expected.",
-        "Your comments about {topics} have gone straight to the team so we can put things right.",
-    ),
-    "mixed": (
-        "Your comments about {topics} help us see what to do better.",
-        "Your notes on {topics} are really useful, and I've passed them on to the team.",
-        "We're taking your points about {topics} on board.",
-    ),
-    "positive": (
-        "It's lovely to hear your thoughts on {topics}; I'll make sure the team sees them.",
-        "Your kind words about {topics} have made the team's day.",
-        "Thank you for mentioning {topics}; it means a lot to everyone here.",
-    ),
-}
-GENERAL_LINES = {
-    "negative": (
-        "Your comments have gone straight to the team so we can learn from them.",
-        "We take feedback like yours seriously and will look into what went wrong.",
-    ),
-    "mixed": (
-        "We're glad parts of your visit went well, and we'd love to get everything right.",
-        "We're always working to improve, and feedback like yours helps.",
-    ),
-    "positive": (
-        "We're delighted you enjoyed your visit.",
-        "It's wonderful to know you had a good time with us.",
-    ),
-}
-CLOSINGS = {
-    "negative": (
-        "If you're willing, please reply to this email and tell us more; a manager will read it "
-        "personally.",
-        "We would really value the chance to welcome you back and show you a better visit.",
-    ),
-    "mixed": ("We hope to see you again at {venue} soon.", "We'd love to welcome you back soon."),
-    "positive": (
-        "We look forward to welcoming you back to {venue} soon.",
-        "We can't wait to see you again!",
-    ),
-}
-GREETINGS = ("Hi {name},", "Dear {name},", "Hello {name},")
-ANONYMOUS_GREETINGS = ("Hello,", "Dear guest,", "Hi there,")
-SIGN_OFFS = (
-    "Warm regards,\nThe {venue} team",
-    "Best wishes,\nEveryone at {venue}",
-    "Kind regards,\nThe team at {venue}",
-)
-SUBJECTS = {
-    "negative": ("About your visit to {venue}", "We're sorry about your visit to {venue}"),
-    "mixed": ("Your feedback about {venue}", "Thank you for your feedback, from {venue}"),
-    "positive": ("Thank you from {venue}", "Thank you for visiting {venue}"),
-}
-
 
 def detect_topics(comment: str) -> tuple[str, ...]:
     """The topics a comment raises, in the order it first raises them."""
@@ -136,35 +73,68 @@ def join_phrases(phrases: list[str]) -> str:
 
 
 class TemplateReplyProvider:
-    """Drafts from phrase pools: tone by rating band, the comment's topics, name and venue."""
+    """Drafts from phrase pools: the venue's tone, the rating band, the comment's topics, name
+    and venue; ends with the venue's signature when set, and never uses a banned phrase (a
+    sentence that would is swapped for another variant, or left out when every variant has one).
+    """
 
     name = "template"
     model = "template-v1"
 
     def draft(self, request: ReplyRequest) -> Draft:
         rng = random.Random(_seed(request))
-        band = rating_band(request.rating)
-        venue = " ".join(request.venue_name.split())
+        band, tone = rating_band(request.rating), tone_of(request.tone).value
+        banned = clean_phrases(request.banned_phrases)
         first = first_name_from(request.customer_first_name)
         topics = [
             t for t in (request.topics or detect_topics(request.comment)) if t in TOPIC_PHRASES
         ]
-        if first:
-            formal = "formal" in (request.brand_voice or "").lower()
-            greeting = (GREETINGS[1] if formal else rng.choice(GREETINGS)).format(name=first)
-        else:
-            greeting = rng.choice(ANONYMOUS_GREETINGS)
-        if topics:
-            phrases = join_phrases([TOPIC_PHRASES[t] for t in topics[:MAX_TOPICS]])
-            middle = rng.choice(TOPIC_LINES[band]).format(topics=phrases)
-        else:
-            middle = rng.choice(GENERAL_LINES[band])
-        opening = rng.choice(OPENINGS[band]).format(venue=venue)
-        closing = rng.choice(CLOSINGS[band]).format(venue=venue)
-        sign_off = rng.choice(SIGN_OFFS).format(venue=venue)
-        body = f"{greeting}\n\n{opening} {middle}\n\n{closing}\n\n{sign_off}"
-        subject = rng.choice(SUBJECTS[band]).format(venue=venue)
+        fields = {
+            "venue": " ".join(request.venue_name.split()),
+            "name": first or "",
+            "topics": join_phrases([TOPIC_PHRASES[t] for t in topics[:MAX_TOPICS]])
+            if topics
+            else "",
+        }
+
+        def pick(pool: tuple[str, ...]) -> str | None:
+            return _pick(rng, pool, banned, fields)
+
+        greeting = pick(_greetings(request, tone, first))
+        middle = pick(TOPIC_LINES[tone][band] if topics else GENERAL_LINES[tone][band])
+        opening = pick(OPENINGS[tone][band])
+        closing = pick(CLOSINGS[tone][band])
+        sign_off = pick(SIGN_OFFS[tone])
+        signature = clean_signature(request.signature)
+        paragraphs = [
+            greeting,
+            " ".join(s for s in (opening, middle) if s),
+            closing,
+            signature or sign_off,
+        ]
+        body = "\n\n".join(p for p in paragraphs if p)
+        subject = pick(SUBJECTS[band]) or FALLBACK_SUBJECT
         return check_draft(Draft(subject=subject, body=body, provider=self.name, model=self.model))
+
+
+def _greetings(request: ReplyRequest, tone: str, first: str | None) -> tuple[str, ...]:
+    """The greeting pool; a brand voice that asks to be formal greets "Dear <name>" (as before
+    tones existed)."""
+    if not first:
+        return ANONYMOUS_GREETINGS[tone]
+    if tone == "warm" and "formal" in (request.brand_voice or "").lower():
+        return GREETINGS["formal"]
+    return GREETINGS[tone]
+
+
+def _pick(
+    rng: random.Random, pool: tuple[str, ...], banned: tuple[str, ...], fields: dict[str, str]
+) -> str | None:
+    """A random variant of the pool that uses no banned phrase; None when every variant does.
+    One draw per pick whatever the outcome, so the same feedback keeps the same wording."""
+    options = [variant.format(**fields) for variant in pool]
+    first = rng.choice(options)
+    return next((o for o in (first, *options) if not banned_phrases_in(o, banned)), None)
 
 
 def _seed(request: ReplyRequest) -> int:
