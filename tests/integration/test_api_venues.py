@@ -202,6 +202,8 @@ def test_voice_and_deadline_settings_are_stored_normalised(
         ({"banned_phrases": None}, "banned_phrases"),
         ({"banned_phrases": "no worries"}, "banned_phrases"),
         ({"reply_signature": "s" * 501}, "reply_signature"),
+        # every draft ends with the signature, and a placeholder stops a draft
+        ({"reply_signature": "[Manager]\nBistro Nord"}, "reply_signature"),
         ({"response_sla_hours": 0}, "response_sla_hours"),
         ({"response_sla_hours": 721}, "response_sla_hours"),
     ],

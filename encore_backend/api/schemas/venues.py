@@ -26,6 +26,7 @@ from encore_backend.api.schemas.common import (
 )
 from encore_backend.domain import alert_rules
 from encore_backend.domain.enums import AlertLevel, ReplyTone
+from encore_backend.providers.ai.checks import find_placeholder
 
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
@@ -117,6 +118,16 @@ class SettingsPatch(InputModel):
     def _normalise_keywords(cls, value: dict[AlertLevel, list[str]]) -> dict[AlertLevel, list[str]]:
         """Keywords match case-insensitively: store them lower-cased, without repeats."""
         return {level: list(dict.fromkeys(k.lower() for k in kws)) for level, kws in value.items()}
+
+    @field_validator("reply_signature")
+    @classmethod
+    def _no_placeholder(cls, value: str | None) -> str | None:
+        """Every draft ends with the signature, and a draft with a leftover placeholder is never
+        sent: a signature like "[Manager]" would stop every reply."""
+        found = find_placeholder(value or "")
+        if found:
+            raise ValueError(f"contains a placeholder {found!r}; write the name itself")
+        return value
 
     @field_validator("banned_phrases")
     @classmethod
