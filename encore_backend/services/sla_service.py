@@ -13,12 +13,14 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import as_utc, iso_z
 from encore_backend.domain.enums import DeliveryStatus
 from encore_backend.domain.response_deadline import (
+    BAD_RATING,
+    DST_SLACK,
     MAX_OVERDUE,
     created_range,
     due_at,
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 EVENT = "feedback.escalated"
 PREVIEW_LIMIT = 100  # escalations a dry run lists (it counts them all)
+REPORT_UNANSWERED = 50  # unanswered feedback a daily report lists, oldest first
 
 
 @dataclass(frozen=True)
@@ -229,3 +232,37 @@ def preview(run: SlaRun) -> dict[str, Any]:
         "would_escalate": len(run.overdue),
         "items": [o.preview() for o in run.overdue[:PREVIEW_LIMIT]],
     }
+
+
+def unanswered_for_report(
+    ctx: Container, venue: Mapping[str, Any], *, until: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    """A daily report's `unanswered`: the venue's bad feedback created before `until` still
+    without a sent reply at `now` (not more than MAX_OVERDUE past due), oldest first."""
+    sla = venue.get("response_sla_hours")
+    start = now - MAX_OVERDUE - timedelta(hours=hours_of(sla)) - DST_SLACK
+    rows = ctx.alerts.unanswered(
+        venue["venue_id"], escalated=None, created_from=start, created_to=until
+    )
+    rows = [r for r in rows if as_utc(r["created_at"]) < until]
+    dues = {int(r["feedback_id"]): due_at(r["created_at"], venue["timezone"], sla) for r in rows}
+    rows = [r for r in rows if dues[int(r["feedback_id"])] >= now - MAX_OVERDUE]
+    maybe = [int(r["feedback_id"]) for r in rows if int(r["rating"]) > BAD_RATING]
+    alerts = ctx.alerts.for_feedbacks(maybe) if maybe else {}
+    listed = []
+    for row in rows:
+        alert = alerts.get(int(row["feedback_id"]))
+        if not needs_reply(row["rating"], str(alert["level"]) if alert else None):
+            continue
+        listed.append(
+            {
+                "feedback_id": int(row["feedback_id"]),
+                "rating": int(row["rating"]),
+                "created_at": iso_z(row["created_at"]),
+                "escalated_at": iso_z(row["escalated_at"]),
+                "due_at": iso_z(dues[int(row["feedback_id"])]),
+            }
+        )
+        if len(listed) == REPORT_UNANSWERED:
+            break
+    return listed

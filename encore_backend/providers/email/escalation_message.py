@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from encore_backend.clock import as_utc
-from encore_backend.providers.email.manager_messages import LEVEL_COLOURS, NEUTRAL
+from encore_backend.providers.email.manager_messages import LEVEL_COLOURS, NEUTRAL, iso_time
 from encore_backend.providers.email.message import build_html_message, render_template
 
 
@@ -48,7 +48,7 @@ def build_escalation_message(
     now (at sending), and a link to the dashboard where the reply waits."""
     rating = payload.get("rating")
     sla_hours = int(payload.get("sla_hours") or 24)
-    due_at = _time(payload.get("due_at"))
+    due_at = iso_time(payload.get("due_at"))
     level = str(payload.get("level") or "high")
     subject = escalation_subject(venue_name, rating, sla_hours)
     overdue = (as_utc(date) - due_at).total_seconds() / 3600 if due_at else 0.0
@@ -60,7 +60,7 @@ def build_escalation_message(
         "rating": f"{rating} of 5" if rating is not None else "",
         "comment": str(payload.get("comment") or "").strip(),
         "customer_name": str(payload.get("customer_name") or "").strip(),
-        "created_at": _shown(_time(payload.get("created_at"))),
+        "created_at": _shown(iso_time(payload.get("created_at"))),
         "due_at": _shown(due_at),
         "overdue": overdue_text(overdue),
         "sla_hours": sla_hours,
@@ -78,14 +78,6 @@ def build_escalation_message(
         message_id=message_id,
         headers=headers,
     )
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return as_utc(value)
-    if isinstance(value, str) and value:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    return None
 
 
 def _shown(value: datetime | None) -> str:

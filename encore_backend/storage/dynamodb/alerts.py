@@ -155,7 +155,7 @@ class DynamoAlertStore:
         self,
         venue_id: str,
         *,
-        escalated: bool,
+        escalated: bool | None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
         limit: int | None = None,

@@ -129,19 +129,19 @@ class AlertStore(Protocol):
         skipped), and for the alerts inserted their webhook deliveries and manager emails
         (queue items by alert id), atomically."""
 
-
     # --- the response deadline (response_sla) -------------------------------------------
 
     def unanswered(
         self,
         venue_id: str,
         *,
-        escalated: bool,
+        escalated: bool | None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The venue's feedback without a sent reply (escalated or not), oldest first."""
+        """The venue's feedback without a sent reply, oldest first: escalated (True), not yet
+        (False) or both (None)."""
 
     def count_overdue(self, venue_id: str) -> int:
         """The venue's escalated feedback still without a sent reply."""

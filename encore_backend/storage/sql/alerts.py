@@ -198,12 +198,13 @@ class SqlAlertStore:
         self,
         venue_id: str,
         *,
-        escalated: bool,
+        escalated: bool | None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The venue's feedback without a sent reply (escalated or not), oldest first."""
+        """The venue's feedback without a sent reply, oldest first: escalated (True), not yet
+        (False) or both (None)."""
         return escalations.unanswered(
             self.engine,
             venue_id,

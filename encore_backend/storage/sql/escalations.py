@@ -37,17 +37,17 @@ def unanswered(
     engine: Engine,
     venue_id: str,
     *,
-    escalated: bool,
+    escalated: bool | None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The venue's feedback without a sent reply, escalated or not, oldest first; one range of
-    ix_feedback_unanswered (venue_id, responded_at, escalated_at, created_at)."""
-    flag = F.escalated_at.is_not(None) if escalated else F.escalated_at.is_(None)
-    query = select(*UNANSWERED_COLUMNS).where(
-        F.venue_id == str(venue_id), F.responded_at.is_(None), flag
-    )
+    """The venue's feedback without a sent reply, oldest first: escalated (True), not yet
+    (False) or both (None); a range of ix_feedback_unanswered (venue_id, responded_at,
+    escalated_at, created_at)."""
+    query = select(*UNANSWERED_COLUMNS).where(F.venue_id == str(venue_id), F.responded_at.is_(None))
+    if escalated is not None:
+        query = query.where(F.escalated_at.is_not(None) if escalated else F.escalated_at.is_(None))
     if created_from is not None:
         query = query.where(F.created_at >= created_from)
     if created_to is not None:
