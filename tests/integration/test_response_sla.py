@@ -310,3 +310,27 @@ def test_the_overdue_preview_of_sla_service_matches_the_run(
     fid = bad(ctx, now - timedelta(hours=24, minutes=1))
     preview = sla_service.escalate_overdue(ctx, now=now, dry_run=True)
     assert [o.feedback_id for o in preview.overdue] == [fid] and preview.escalated == []
+
+
+def test_the_webhook_goes_only_when_the_escalation_reaches_the_venues_level(
+    ctx: Container, clock: ManualClock, receiver: WebhookReceiver
+) -> None:
+    venue(ctx, hook=receiver.url, alert_notify_min_level="critical")
+    created = datetime(2026, 5, 6, 8, 0, tzinfo=UTC)
+    cold = bad(ctx, created)  # a high alert (rating 1): the escalation is high
+    sick = bad(ctx, created, rating=4, comment="I was sick all night.")  # critical
+    alert_detector.run(ctx, created + timedelta(minutes=5))
+    receiver.requests.clear()
+    now = created + timedelta(hours=24)
+
+    run(ctx, now)
+
+    assert set(escalated(ctx)) == {cold, sick}
+    [delivery] = escalation_deliveries(ctx)
+    assert delivery["feedback_id"] == sick and delivery["alert_id"] == alert_id_for(sick)
+    [posted] = receiver.successes()
+    assert posted.headers["x-encore-event"] == "feedback.escalated"
+    body = json.loads(posted.body)
+    assert body["alert"]["alert_id"] == alert_id_for(sick)
+    assert body["alert"]["escalated_at"] == body["feedback"]["escalated_at"] == iso_z(now)
+    assert body["feedback"]["due_at"] == iso_z(now)
