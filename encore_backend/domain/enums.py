@@ -92,6 +92,7 @@ class EmailKind(StrEnum):
     REPLY = "reply"
     REPORT = "report"
     ALERT = "alert"
+    ESCALATION = "escalation"  # bad feedback still unanswered past its deadline (notice_key)
 
 
 class QueueStatus(StrEnum):

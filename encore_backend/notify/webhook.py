@@ -79,11 +79,13 @@ def backoff_seconds(attempts: int, *, jitter: float) -> float:
     )
 
 
-def headers(delivery_id: str, body: bytes, secret: str, now: datetime) -> dict[str, str]:
+def headers(
+    delivery_id: str, body: bytes, secret: str, now: datetime, event: str | None = None
+) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "User-Agent": "encore-webhooks/1",
-        "X-Encore-Event": EVENT,
+        "X-Encore-Event": event or EVENT,
         "X-Encore-Delivery": delivery_id,
         "X-Encore-Timestamp": str(int(now.timestamp())),
         "X-Encore-Signature": sign(secret, body),
@@ -193,7 +195,9 @@ def post_once(client: httpx.Client, delivery: Mapping[str, Any], *, run: RunCloc
     """POST the stored body once, signed at the time of this try."""
     at, started = run.now(), time.monotonic()
     body = delivery["payload"].encode()
-    hdrs = headers(delivery["delivery_id"], body, delivery["webhook_secret"], at)
+    hdrs = headers(
+        delivery["delivery_id"], body, delivery["webhook_secret"], at, delivery.get("event")
+    )
     status_code, error, retryable = None, None, False
     try:
         response = client.post(delivery["url"], content=body, headers=hdrs)

@@ -189,6 +189,13 @@ REGISTRY: tuple[JobSpec, ...] = (
         description="archive, purge, trim, thin, monthly rollups, orphan check",
         dry_run=True,
     ),
+    JobSpec(
+        id="response_sla",
+        func="encore_backend.scheduler.jobs.response_sla:run",
+        schedule=Every(minutes=15),
+        description="escalates bad feedback still unanswered after the response deadline",
+        dry_run=True,
+    ),
 )
 
 

@@ -77,6 +77,7 @@ def public_alert(row: Mapping[str, Any]) -> dict[str, Any]:
     doc["acknowledged_by"] = row["acknowledged_by"]
     doc["acknowledged_at"] = iso_z(row["acknowledged_at"])
     doc["archived_at"] = iso_z(row.get("archived_at"))
+    doc["escalated_at"] = iso_z(row.get("escalated_at"))
     return doc
 
 

@@ -85,6 +85,7 @@ def public_feedback(row: Mapping[str, Any]) -> dict[str, Any]:
         "ingested_at": row["ingested_at"],
         "external_id": row["external_id"],
         "customer": customer,
+        "escalated_at": row.get("escalated_at"),
     }
 
 

@@ -15,10 +15,14 @@ from typing import Any
 
 from encore_backend.config import Settings
 from encore_backend.domain.enums import EmailKind, QueueStatus
-from encore_backend.providers.email import build_alert_message, build_report_message
+from encore_backend.providers.email import (
+    build_alert_message,
+    build_escalation_message,
+    build_report_message,
+)
 from encore_backend.providers.email.base import sender_domain
 
-REPORT, ALERT = EmailKind.REPORT, EmailKind.ALERT
+REPORT, ALERT, ESCALATION = EmailKind.REPORT, EmailKind.ALERT, EmailKind.ESCALATION
 REPORT_SWITCHES = {"daily": "daily_report_enabled", "weekly": "weekly_report_enabled"}
 
 
@@ -115,6 +119,8 @@ def manager_message(settings: Settings, item: Mapping[str, Any], *, now: datetim
             content=content,
             comments=item.get("comments", {}),
         )
+    if item["kind"] == ESCALATION:
+        return build_escalation_message(**common, payload=item.get("payload") or {})
     return build_alert_message(
         **common,
         level=item["level"],

@@ -20,6 +20,7 @@ from encore_backend.domain.report_content import FeedbackFact, PeriodFacts, comp
 from encore_backend.domain.report_periods import Kind, Period, due_periods, previous
 from encore_backend.domain.stats_windows import zone_of
 from encore_backend.services.manager_mail import report_items
+from encore_backend.services.sla_service import unanswered_for_report
 from encore_backend.storage.ports import ReportStore, spans_for
 
 if TYPE_CHECKING:
@@ -92,6 +93,11 @@ def produce_reports(
         return ReportRun(venues=len(plan.venues))
     rows = build_reports(ctx.reports, plan.missing, now=now)
     by_id = {v["venue_id"]: v for v in plan.venues}
+    for row in rows:
+        if row["kind"] == "daily":
+            row["content"]["unanswered"] = unanswered_for_report(
+                ctx, by_id[row["venue_id"]], until=row["period_end"], now=now
+            )
     # Only the newest due period is mailed, judged over everything due (stored or not): a run
     # that catches up older periods, or loses a race for some, never mails an older one.
     newest = plan.newest_starts()

@@ -11,7 +11,14 @@ from encore_backend.domain.stats_windows import windows_for
 from encore_backend.storage.ports import StatsStore
 
 COUNT_FIELDS = ("feedback_today", "feedback_this_week", "feedback_this_month")
-SUMMED_FIELDS = (*COUNT_FIELDS, "pending_responses", "sent_today", "feedback_30d", "responded_30d")
+SUMMED_FIELDS = (
+    *COUNT_FIELDS,
+    "pending_responses",
+    "sent_today",
+    "feedback_30d",
+    "responded_30d",
+    "overdue_responses",
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,8 @@ def stats_from_counts(counts: Mapping[str, int]) -> dict[str, Any]:
         **{name: counts[name] for name in COUNT_FIELDS},
         "pending_responses": counts["pending_responses"],
         "sent_today": counts["sent_today"],
+        # Escalated by response_sla and still without a sent reply (not SPEC §5; allowed).
+        "overdue_responses": counts.get("overdue_responses", 0),
         "average_rating": ratio(counts["rating_sum_30d"], total, 2),
         "response_rate": ratio(responded, total, 4),
         "avg_response_time_hours": ratio(counts["response_seconds_30d"], responded * 3600, 2),

@@ -31,6 +31,12 @@ def next_run(when: datetime | None, now: datetime) -> str:
     return "now" if late < 60 else f"overdue by {_span(late)}"
 
 
+def overdue(due: datetime, now: datetime) -> str:
+    """How long past a deadline: 'overdue by 3 hours' ('due now' within the minute)."""
+    late = (now - due).total_seconds()
+    return "due now" if late < 60 else f"overdue by {_span(late)}"
+
+
 def _span(seconds: float) -> str:
     minutes = int(seconds // 60)
     if minutes < 90:

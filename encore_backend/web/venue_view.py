@@ -1,5 +1,6 @@
-"""What the venue dashboard shows, gathered from stores: snapshot cards, trends, alerts,
-replies waiting for a manager, the email queue, the latest reports and recent feedback."""
+"""What the venue dashboard shows, gathered from stores: overdue feedback first, snapshot cards,
+trends, alerts, replies waiting for a manager, the email queue, the latest reports and recent
+feedback."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from markupsafe import Markup
 
 from encore_backend.clock import iso_z
 from encore_backend.domain.enums import AlertLevel, ReplyStatus
+from encore_backend.domain.response_deadline import due_at
 from encore_backend.services import report_service
 from encore_backend.web import format as fmt
 from encore_backend.web.charts import Point, bar_chart, line_chart
@@ -27,6 +29,8 @@ QUEUE_PANELS = (("pending", "Scheduled"), ("sent", "Sent"), ("failed", "Failed")
 PANEL_ROWS = 8
 REPLY_ROWS = 4
 COUNT_LIMIT = 100
+OVERDUE_ROWS = 10
+EXCERPT_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ def stat_cards(stats: Mapping[str, Any]) -> list[Card]:
         Card("Response time", fmt.hours(stats.get("avg_response_time_hours")), "average"),
         Card("Pending replies", fmt.count(stats.get("pending_responses"))),
         Card("Emails sent today", fmt.count(stats.get("sent_today"))),
+        Card("Overdue replies", fmt.count(stats.get("overdue_responses")), "past the deadline"),
     ]
 
 
@@ -112,6 +117,37 @@ def pending_replies(ctx: Container, venue_id: str) -> tuple[list[dict[str, Any]]
     return shown, len(rows)
 
 
+def overdue_feedback(
+    ctx: Container, venue: Mapping[str, Any], *, now: datetime
+) -> tuple[list[dict[str, Any]], int]:
+    """Escalated feedback still without a sent reply, oldest first, each with its deadline,
+    how long it is overdue and its reply (if drafted); and how many there are."""
+    venue_id = venue["venue_id"]
+    rows = ctx.alerts.unanswered(venue_id, escalated=True, limit=OVERDUE_ROWS)
+    if not rows:
+        return [], 0
+    sla = (ctx.venues.get_settings(venue_id) or {}).get("response_sla_hours")
+    shown = []
+    for row in rows:
+        due = due_at(row["created_at"], venue["timezone"], sla)
+        shown.append(
+            {
+                **row,
+                "due_at": due,
+                "overdue": fmt.overdue(due, now),
+                "excerpt": excerpt(row["comment"]),
+                "reply": ctx.replies.for_feedback(int(row["feedback_id"])),
+            }
+        )
+    total = len(rows) if len(rows) < OVERDUE_ROWS else ctx.alerts.count_overdue(venue_id)
+    return shown, total
+
+
+def excerpt(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
 def queue_panels(ctx: Container, venue_id: str) -> list[dict[str, Any]]:
     return [
         {
@@ -158,7 +194,10 @@ def venue_dashboard(ctx: Container, venue: Mapping[str, Any], *, now: datetime) 
     alerts = ordered_alerts(ctx.alerts.list_for_venue(venue_id, limit=50))
     trend = venue_trend(ctx, venue_id=venue_id, timezone=zone, now=now)
     replies, waiting = pending_replies(ctx, venue_id)
+    overdue, overdue_total = overdue_feedback(ctx, venue, now=now)
     return {
+        "overdue": overdue,
+        "overdue_total": overdue_total,
         "venue": venue,
         "now": now,
         "snapshot": snapshot,

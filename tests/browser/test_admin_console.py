@@ -26,7 +26,7 @@ def test_console_lists_venues_and_jobs(page: Any, site: Site, screenshot: Any) -
     rows = page.locator("#venues tbody tr")
     expect(rows).to_have_count(len(site.venues))
     expect(rows.first.get_by_role("link")).to_have_text(site.venues[0].name)
-    expect(page.locator("li.job")).to_have_count(7)
+    expect(page.locator("li.job")).to_have_count(8)
     expect(page.get_by_role("link", name="Metrics")).to_have_attribute("href", "/metrics")
     expect(page.get_by_role("link", name="API docs")).to_have_attribute("href", "/docs")
     screenshot(page, "admin-console")

@@ -27,7 +27,7 @@ def test_manager_sees_cards_and_charts(page: Any, site: Site, screenshot: Any) -
     sign_in(page, venue.token)
     expect(page).to_have_url(re.compile(f"/venues/{venue.venue_id}$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(venue.name)
-    expect(page.locator(".card")).to_have_count(9)
+    expect(page.locator(".card")).to_have_count(10)
     expect(page.locator("#stats-updated")).to_contain_text(
         re.compile(r"updated (just now|\d+ \w+ ago)")
     )

@@ -18,9 +18,19 @@ from support.derived import queued_emails
 
 from encore_backend.bootstrap import Container
 from encore_backend.services.alert_service import alert_id_for, delivery_row
-from encore_backend.services.manager_mail import ALERT, manager_items
+from encore_backend.services.manager_mail import ALERT, ESCALATION, manager_items
+from encore_backend.services.sla_service import (
+    Overdue,
+    delivery_id_for,
+    document,
+    escalation_deliveries,
+)
 from encore_backend.storage.dynamodb import alerts as dynamo_alerts
+from encore_backend.storage.dynamodb.connection import connect
+from encore_backend.storage.dynamodb.escalations import write_escalation
+from encore_backend.storage.dynamodb.schema import VENUE_ALERTS
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.escalations import insert_notices
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 HOOK = "http://127.0.0.1:9/hook"
@@ -101,7 +111,7 @@ class Scan:
 
 def stored(row: Mapping[str, Any]) -> dict[str, Any]:
     """What the store gives back for an alert row it was handed."""
-    return {**row, "archived_at": None}
+    return {"archived_at": None, "escalated_at": None, **row}
 
 
 def deliveries_of(ctx: Container, alerts: Sequence[Mapping[str, Any]]) -> Counter[str]:
@@ -376,3 +386,132 @@ def test_the_detectors_reads_of_feedback(store_ctx: Container) -> None:
         customer_ids=[customer], since=NOW - timedelta(days=1), until=NOW
     )
     assert sorted(r["feedback_id"] for r in low) == [old, new]
+
+
+# --- the response deadline: escalated_at on alerts, and the escalation's claim ------------------
+
+
+def test_mark_escalated_keeps_the_first_escalation(store_ctx: Container) -> None:
+    venue(store_ctx)
+    sick, rude, plain = feedback(store_ctx, "v1", 3)
+    scan = Scan(
+        store_ctx, [sick, rude, plain], [alert("v1", sick), alert("v1", rude, level="high")]
+    )
+    scan.save()
+    later = NOW + timedelta(hours=1)
+
+    assert store_ctx.alerts.mark_escalated([alert_id_for(sick)], NOW) == 1
+    assert store_ctx.alerts.mark_escalated([alert_id_for(sick), alert_id_for(rude)], later) == 1
+    assert store_ctx.alerts.mark_escalated([alert_id_for(plain)], later) == 0  # no alert
+
+    assert store_ctx.alerts.get(alert_id_for(sick))["escalated_at"] == NOW  # type: ignore[index]
+    assert store_ctx.alerts.get(alert_id_for(rude))["escalated_at"] == later  # type: ignore[index]
+    found = store_ctx.alerts.for_feedbacks([sick, rude, plain])
+    assert sorted(found) == [sick, rude]
+    assert found[sick] == stored({**scan.alerts[0], "escalated_at": NOW})
+
+
+def escalation_of(
+    ctx: Container, feedback_ids: Sequence[int], alerts: Mapping[int, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """What sla_service hands AlertStore.escalate for these feedback (fresh queue ids)."""
+    venue_row = {"venue_id": "v1", "webhook_url": HOOK, "alert_notify_min_level": "high"}
+    found = {
+        fid: Overdue(
+            {"feedback_id": fid, "venue_id": "v1", "rating": 1, "comment": "Cold.",
+             "created_at": NOW - timedelta(days=1), "escalated_at": None},
+            NOW - timedelta(minutes=5),
+            alerts.get(fid),
+        )
+        for fid in feedback_ids
+    }  # fmt: skip
+    return {
+        "feedback_ids": list(feedback_ids),
+        "alerts": alerts,
+        "emails": {
+            fid: manager_items(
+                ctx.settings,
+                kind=ESCALATION,
+                venue_id="v1",
+                manager_emails=MANAGERS,
+                now=NOW,
+                notice_key=f"escalation:{fid}",
+                payload={"rating": 1, "due_at": "2026-03-10T11:55:00Z"},
+                feedback_id=fid,
+            )
+            for fid in feedback_ids
+        },
+        "deliveries": {
+            fid: escalation_deliveries(venue_row, document(o, now=NOW), level="high", now=NOW)
+            for fid, o in found.items()
+        },
+        "now": NOW,
+    }
+
+
+def escalation_emails(ctx: Container) -> Counter[tuple[str, str]]:
+    return Counter(
+        (q["notice_key"], q["customer_email"])
+        for q in queued_emails(ctx, "v1")
+        if q["kind"] == "escalation"
+    )
+
+
+def test_escalate_claims_each_unanswered_feedback_once_with_its_outputs(
+    store_ctx: Container,
+) -> None:
+    venue(store_ctx)
+    sick, cold = feedback(store_ctx, "v1", 2)
+    (answered,) = feedback(store_ctx, "v1", 1, responded_at=NOW - timedelta(hours=1))
+    Scan(store_ctx, [sick, cold, answered], [alert("v1", sick)]).save()
+    alerts = store_ctx.alerts.for_feedbacks([sick])
+
+    done = store_ctx.alerts.escalate(**escalation_of(store_ctx, [sick, cold, answered], alerts))
+    again = store_ctx.alerts.escalate(**escalation_of(store_ctx, [sick, cold, answered], alerts))
+
+    assert sorted(done) == [sick, cold] and again == []
+    assert store_ctx.alerts.get(alert_id_for(sick))["escalated_at"] == NOW  # type: ignore[index]
+    assert [r["feedback_id"] for r in store_ctx.alerts.unanswered("v1", escalated=True)] == [
+        sick,
+        cold,
+    ]
+    assert store_ctx.alerts.count_overdue("v1") == 2
+    keys = [f"escalation:{i}" for i in (sick, cold)]
+    assert escalation_emails(store_ctx) == Counter((k, e) for k in keys for e in MANAGERS)
+    assert all(
+        q["alert_id"] is None for q in queued_emails(store_ctx, "v1") if q["kind"] == "escalation"
+    )
+    with store_ctx.engine.connect() as conn:
+        query = m.webhook_deliveries.select().where(
+            m.webhook_deliveries.c.event == "feedback.escalated"
+        )
+        rows = conn.execute(query).mappings().all()
+    assert sorted(r["delivery_id"] for r in rows) == sorted(
+        delivery_id_for(i, HOOK) for i in (sick, cold)
+    )
+    assert {r["channel_id"] for r in rows} == {None}
+    assert {r["feedback_id"]: r["alert_id"] for r in rows} == {sick: alert_id_for(sick), cold: None}
+
+
+def test_an_escalation_whose_commit_died_is_written_once_by_the_next_run(
+    store_ctx: Container,
+) -> None:
+    """The outputs of a claim that never committed (written to DynamoDB, or left by a process
+    that died) are found again by the next claim: no manager gets the email twice."""
+    venue(store_ctx)
+    (sick,) = feedback(store_ctx, "v1", 1)
+    Scan(store_ctx, [sick], [alert("v1", sick)]).save()
+    alerts = store_ctx.alerts.for_feedbacks([sick])
+    first = escalation_of(store_ctx, [sick], alerts)
+    if store_ctx.settings.encore_derived_store == "dynamodb":
+        dynamo = connect(store_ctx.settings)
+        table = dynamo.name(VENUE_ALERTS)
+        write_escalation(dynamo, table, alert=alerts[sick], emails=first["emails"][sick], now=NOW)
+    else:
+        with store_ctx.engine.begin() as conn:
+            insert_notices(conn, first["emails"][sick])
+
+    assert store_ctx.alerts.escalate(**escalation_of(store_ctx, [sick], alerts)) == [sick]
+
+    assert escalation_emails(store_ctx) == Counter((f"escalation:{sick}", e) for e in MANAGERS)
+    assert store_ctx.alerts.get(alert_id_for(sick))["escalated_at"] == NOW  # type: ignore[index]

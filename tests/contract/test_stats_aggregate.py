@@ -96,3 +96,24 @@ def test_pending_and_sent_today_count_the_replies_of_each_venues_day(
     assert {v: counts[v]["sent_today"] for v in zones} == {"v1": 2, "v2": 1, "quiet": 0}
     assert {v: counts[v]["pending_responses"] for v in zones} == {"v1": 3, "v2": 1, "quiet": 0}
     assert all(type(n) is int for row in counts.values() for n in row.values())
+
+
+def test_overdue_responses_count_escalated_feedback_still_without_a_sent_reply(
+    store_ctx: Container, clock: ManualClock
+) -> None:
+    """Given feedback escalated by the response deadline, some answered since, expect
+    `overdue_responses` to count those escalated and still without a sent reply, per venue."""
+    ctx = store_ctx
+    venue(ctx, "v1")
+    venue(ctx, "v2")
+    escalated = NOW - timedelta(hours=3)
+    feedback(ctx, "v1", escalated_at=escalated)
+    feedback(ctx, "v1", escalated_at=escalated, age=timedelta(days=40))  # any age counts
+    feedback(ctx, "v1")  # not escalated
+    feedback(ctx, "v2", escalated_at=escalated, responded_at=NOW, status="responded")
+    feedback(ctx, "v2", escalated_at=escalated)
+
+    zones = ctx.stats.venue_timezones()
+    counts = ctx.stats.aggregate({v: windows_for(tz, NOW) for v, tz in zones.items()})
+
+    assert {v: counts[v]["overdue_responses"] for v in zones} == {"v1": 2, "v2": 1}

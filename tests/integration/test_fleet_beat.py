@@ -25,7 +25,13 @@ from encore_backend.fleet.beat import CLOCK_ATTR, LEADER_KEY, EncoreBeatSchedule
 # Before the real date: RedBeat picks the entries whose stored due time has passed on the
 # system clock, and then asks each (on the manual clock) whether it is due.
 START = datetime(2025, 6, 2, 12, 2, 30, tzinfo=UTC)
-INTERVAL_JOBS = {"stats_aggregator", "alert_detector", "ai_generator", "email_sender"}
+INTERVAL_JOBS = {
+    "stats_aggregator",
+    "alert_detector",
+    "ai_generator",
+    "email_sender",
+    "response_sla",
+}
 
 
 @pytest.fixture
@@ -105,6 +111,7 @@ def test_after_several_slots_one_coalesced_tick_on_the_grid(
     for job_id in ("stats_aggregator", "alert_detector", "email_sender"):
         assert ticks[job_id] == ["2025-06-02T12:00:00Z", "2025-06-02T12:25:00Z"]
     assert ticks["ai_generator"] == ["2025-06-02T12:00:00Z", "2025-06-02T12:20:00Z"]  # 10 min
+    assert ticks["response_sla"] == ["2025-06-02T12:00:00Z", "2025-06-02T12:15:00Z"]  # 15 min
     assert ticks["daily_report"] == ticks["weekly_report"] == ["2025-06-02T12:05:00Z"]
     assert "weekly_cleanup" not in ticks
 

@@ -3,8 +3,9 @@
 Given venues in random IANA zones (DST ones, half- and quarter-hour offsets, zones whose
 midnight is skipped or repeated), feedback spread over the 40 days before a random `now` (many
 right at local midnights, week and month starts, the 30-day edge and DST changes) and replies in
-every status, the sent ones sent through the queue store at random times; when the
-stats_aggregator's service refreshes the snapshots at `now`, expect every §5 field of every
+every status, the sent ones sent through the queue store at random times, and some feedback
+escalated by the response deadline; when the stats_aggregator's service refreshes the snapshots
+at `now`, expect every §5 field (and `overdue_responses`: escalated, no reply sent) of every
 venue to equal what plain Python computes from the SPEC text: each instant's local date in the
 venue's zone decides "today", "this week" (Monday start) and "this month"; the trailing 30 days
 are [now - 30 days, now]; empty windows give null.
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 from factories import make_feedback, make_venue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
 from support.databases import backend_of
 from support.hypothesis_db import clear_tables
 
@@ -58,6 +59,7 @@ class Feedback:
     created_at: datetime
     reply: str | None  # reply status, None = no reply
     sent_at: datetime | None = None
+    escalated: bool = False  # response_sla escalated it (feedback.escalated_at set)
 
 
 @dataclass
@@ -98,6 +100,7 @@ def oracle(zone_name: str, rows: list[Feedback], now: datetime) -> dict[str, Any
         "response_rate": len(answered) / n if n else None,
         "avg_response_time_hours": sum(hours) / len(hours) if hours else None,
         "csat": sum(f.rating >= 4 for f in recent) / n if n else None,
+        "overdue_responses": sum(f.escalated and f.reply != "sent" for f in rows),
     }
 
 
@@ -207,7 +210,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             created = draw(instants(zone, now, now - timedelta(days=40)))
             reply = draw(st.sampled_from(REPLY_STATES))
             sent = draw(instants(zone, now, created)) if reply == "sent" else None
-            rows.append(Feedback(draw(st.integers(1, 5)), created, reply, sent))
+            escalated = draw(st.booleans())
+            rows.append(Feedback(draw(st.integers(1, 5)), created, reply, sent, escalated))
         scenario.feedback[venue_id] = rows
     return scenario
 
@@ -222,8 +226,20 @@ def write(ctx: Container, scenario: Scenario) -> None:
         make_venue(ctx.engine, venue_id, now=FIRST, timezone=zone)
         for row in scenario.feedback[venue_id]:
             fid = make_feedback(ctx.engine, venue_id, created_at=row.created_at, rating=row.rating)
+            if row.escalated:
+                escalate(ctx.engine, fid, row.created_at + timedelta(hours=24))
             if row.reply is not None:
                 add_reply(ctx, venue_id, fid, row)
+
+
+def escalate(engine: Engine, feedback_id: int, at: datetime) -> None:
+    """Escalated as response_sla does: escalated_at set, answered or not later."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(m.feedback)
+            .where(m.feedback.c.feedback_id == feedback_id)
+            .values(escalated_at=at)
+        )
 
 
 def add_reply(ctx: Container, venue_id: str, feedback_id: int, row: Feedback) -> None:

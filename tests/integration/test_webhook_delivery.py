@@ -80,6 +80,7 @@ def test_delivery_is_signed_with_the_venue_secret(
     assert set(alert) == {
         "alert_id", "venue_id", "feedback_id", "level", "title", "description", "reasons",
         "detected_at", "is_read", "acknowledged_by", "acknowledged_at", "archived_at",
+        "escalated_at",
     }  # fmt: skip
     assert delivery["status"] == "delivered"
     assert delivery["attempts"] == 1

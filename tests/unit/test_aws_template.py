@@ -81,6 +81,7 @@ def test_the_seed_intervals_and_crons(defaults: Settings) -> None:
         "daily_report": "cron(5 * * * ? *)",
         "weekly_report": "cron(5 * * * ? *)",
         "weekly_cleanup": "cron(0 3 ? * SUN *)",
+        "response_sla": "rate(15 minutes)",
     }
 
 

@@ -25,6 +25,7 @@ class AlertOut(BaseModel):
     acknowledged_by: str | None
     acknowledged_at: UtcTime | None
     archived_at: UtcTime | None
+    escalated_at: UtcTime | None = None
 
 
 class AlertPage(BaseModel):

@@ -67,6 +67,8 @@ class FeedbackOut(BaseModel):
     ingested_at: UtcTime
     external_id: str | None
     customer: CustomerOut | None
+    # Set when the feedback went unanswered past the venue's response deadline (response_sla).
+    escalated_at: UtcTime | None = None
 
 
 class FeedbackPage(BaseModel):

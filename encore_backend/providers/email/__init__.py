@@ -1,6 +1,7 @@
 """Email backends: the `EmailSender` port, its adapters, message building and unsubscribe links."""
 
 from encore_backend.providers.email.base import EmailSender, SendResult, ensure_message_id
+from encore_backend.providers.email.escalation_message import build_escalation_message
 from encore_backend.providers.email.factory import build_email_sender
 from encore_backend.providers.email.manager_messages import (
     build_alert_message,
@@ -26,6 +27,7 @@ __all__ = [
     "UnsubscribeClaim",
     "build_alert_message",
     "build_email_sender",
+    "build_escalation_message",
     "build_html_message",
     "build_reply_message",
     "build_report_message",

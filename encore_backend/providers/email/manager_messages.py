@@ -11,12 +11,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email.message import EmailMessage
 from numbers import Real
 from typing import Any
 
 from encore_backend.clock import as_utc
+from encore_backend.domain.stats_windows import zone_of
 from encore_backend.providers.email.message import (
     InlineImage,
     build_html_message,
@@ -126,7 +127,9 @@ def report_context(content: Mapping[str, Any], comments: Mapping[int, str]) -> d
         for a in alerts
     ]
     total_alerts = _number(content.get("critical_alerts")) or 0
+    timezone = (content.get("period") or {}).get("timezone")
     return {
+        "unanswered": unanswered_rows(content.get("unanswered"), timezone),
         "figures": figures(content),
         "ratings": rating_rows(content.get("rating_distribution")),
         "issues": [_issue(i, comments) for i in content.get("top_issues") or []],
@@ -328,3 +331,39 @@ def reason_text(reason: Mapping[str, Any]) -> str:
         parts.append(str(reason["detail"]))
     text = name + (": " + ", ".join(parts) if parts else "")
     return text + (f" ({reason['level']})" if reason.get("level") else "")
+
+
+def iso_time(value: Any) -> datetime | None:
+    """A stored time (datetime or ISO-8601 text) as aware UTC; None when absent."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, str) and value:
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    return None
+
+
+def unanswered_rows(
+    unanswered: Sequence[Mapping[str, Any]] | None, timezone: str | None
+) -> list[dict[str, str]] | None:
+    """A daily report's unanswered bad feedback as the report email lists it (venue-local
+    times); None when the report has no such list (weekly reports, older reports)."""
+    if unanswered is None:
+        return None
+    zone = zone_of(timezone)
+    rows = []
+    for item in unanswered:
+        if not isinstance(item, Mapping):
+            continue
+        rows.append(
+            {
+                "rating": f"{item.get('rating')}★",
+                "created_at": _local(iso_time(item.get("created_at")), zone),
+                "due_at": _local(iso_time(item.get("due_at")), zone),
+                "state": "overdue" if item.get("escalated_at") else "due",
+            }
+        )
+    return rows
+
+
+def _local(moment: datetime | None, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M") if moment else ""

@@ -33,8 +33,9 @@ FIELDS = (
     "acknowledged_by",
     "acknowledged_at",
     "archived_at",
+    "escalated_at",
 )
-TIMES = ("detected_at", "acknowledged_at", "archived_at")
+TIMES = ("detected_at", "acknowledged_at", "archived_at", "escalated_at")
 HERE = "#"
 NOT_EXISTS = "attribute_not_exists(sk)"
 EXISTS = "attribute_exists(sk)"

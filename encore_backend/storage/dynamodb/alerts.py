@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from encore_backend.clock import as_utc
 from encore_backend.storage.dynamodb.alert_items import (
     EXISTS,
     alert_doc,
@@ -28,9 +29,11 @@ from encore_backend.storage.dynamodb.alert_scan import ScanWrites
 from encore_backend.storage.dynamodb.batching import batch_get
 from encore_backend.storage.dynamodb.codec import encode_value, iso
 from encore_backend.storage.dynamodb.connection import Dynamo
+from encore_backend.storage.dynamodb.escalations import MARK, alerts_for, write_escalation
 from encore_backend.storage.dynamodb.schema import VENUE_ALERTS
 from encore_backend.storage.dynamodb.transactions import transact
 from encore_backend.storage.sql.alerts import SavedScan, SqlAlertStore
+from encore_backend.storage.sql.retries import retry_deadlocks
 
 FILTERED_PAGE = 200  # items a filtered list reads per request (a short page is followed)
 
@@ -145,6 +148,62 @@ class DynamoAlertStore:
         )
         writes.confirm()
         return SavedScan(marked, writes.stored, delivery_ids)
+
+    # --- the response deadline (feedback in SQL; see dynamodb/escalations) ------------------
+
+    def unanswered(
+        self,
+        venue_id: str,
+        *,
+        escalated: bool | None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        return self.source.unanswered(
+            venue_id,
+            escalated=escalated,
+            created_from=created_from,
+            created_to=created_to,
+            limit=limit,
+        )
+
+    def count_overdue(self, venue_id: str) -> int:
+        return self.source.count_overdue(venue_id)
+
+    def for_feedbacks(self, feedback_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The alert of each of these feedback that raised one (through its guard item)."""
+        return alerts_for(self.dynamo, self.table, feedback_ids)
+
+    def mark_escalated(self, alert_ids: Sequence[str], now: datetime) -> int:
+        """Set escalated_at on these alerts (the first one is kept); how many changed."""
+        changed = 0
+        for alert_id in dict.fromkeys(alert_ids):
+            row = self._update(str(alert_id), MARK, {":now": now})
+            changed += row is not None and row.get("escalated_at") == as_utc(now)
+        return changed
+
+    @retry_deadlocks
+    def escalate(
+        self,
+        *,
+        feedback_ids: Sequence[int],
+        alerts: Mapping[int, Mapping[str, Any]],
+        emails: Mapping[int, Sequence[Mapping[str, Any]]],
+        deliveries: Mapping[int, Sequence[Mapping[str, Any]]],
+        now: datetime,
+    ) -> list[int]:
+        """Claim the feedback in SQL; inside the claim mark each alert and queue its emails
+        here (idempotent per feedback), then the SQL commit with the webhook deliveries."""
+
+        def write(claimed: Sequence[int]) -> None:
+            for fid in claimed:
+                alert, mail = alerts.get(fid), emails.get(fid, ())
+                write_escalation(self.dynamo, self.table, alert=alert, emails=mail, now=now)
+
+        return self.source.escalate_with(
+            feedback_ids=feedback_ids, deliveries=deliveries, now=now, write=write
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ transaction as their own document (an alert's or a report's email to managers).
   #queue_id: the sort key of the `status` index, so the due items are one Query on
   status = pending AND due_key <= now.
 - The SQL table's unique keys (one item per reply; one per report or alert and recipient) are
-  guard items `{venue_id: "#unique:<key>", sk: "#"}` put in the same transaction with
+  guard items `{venue_id: "#unique:<key>", sk: "#"}` (a manager notice's key is
+  notice:<notice_key>:<recipient>) put in the same transaction with
   attribute_not_exists, so a duplicate fails the whole write.
 """
 
@@ -40,6 +41,8 @@ QUEUE_FIELDS = (
     "lease_expires_at",
     "next_attempt_at",
     "message_id",
+    "notice_key",
+    "payload",
 )
 QUEUE_TIMES = (
     "scheduled_send_time",
@@ -81,6 +84,8 @@ def unique_keys(doc: Mapping[str, Any]) -> list[str]:
     for ref in ("report_id", "alert_id"):
         if doc.get(ref):
             keys.append(f"{ref[:-3]}:{doc[ref]}:{(doc.get('customer_email') or '').lower()}")
+    if doc.get("notice_key"):
+        keys.append(f"notice:{doc['notice_key']}:{(doc.get('customer_email') or '').lower()}")
     return keys
 
 

@@ -129,6 +129,42 @@ class AlertStore(Protocol):
         skipped), and for the alerts inserted their webhook deliveries and manager emails
         (queue items by alert id), atomically."""
 
+    # --- the response deadline (response_sla) -------------------------------------------
+
+    def unanswered(
+        self,
+        venue_id: str,
+        *,
+        escalated: bool | None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The venue's feedback without a sent reply, oldest first: escalated (True), not yet
+        (False) or both (None)."""
+
+    def count_overdue(self, venue_id: str) -> int:
+        """The venue's escalated feedback still without a sent reply."""
+
+    def for_feedbacks(self, feedback_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The alert of each of these feedback that raised one, by feedback id."""
+
+    def mark_escalated(self, alert_ids: Sequence[str], now: datetime) -> int:
+        """Set escalated_at on these alerts (the first one is kept); how many changed."""
+
+    def escalate(
+        self,
+        *,
+        feedback_ids: Sequence[int],
+        alerts: Mapping[int, Mapping[str, Any]],
+        emails: Mapping[int, Sequence[Mapping[str, Any]]],
+        deliveries: Mapping[int, Sequence[Mapping[str, Any]]],
+        now: datetime,
+    ) -> list[int]:
+        """Escalate each feedback still unanswered and unescalated exactly once: its
+        escalated_at, its alert's, its manager emails (queue items by notice_key) and webhook
+        deliveries, all or nothing; the feedback ids this call escalated."""
+
 
 class EmailQueueStore(Protocol):
     """`encore_email_queue` and the log of every attempt: one claim per item, outcomes

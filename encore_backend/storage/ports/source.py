@@ -36,6 +36,9 @@ class VenueStore(Protocol):
 
     def get_settings(self, venue_id: str) -> dict[str, Any] | None: ...
 
+    def list_settings(self) -> dict[str, dict[str, Any]]:
+        """Every venue's settings, keyed by venue id (jobs read them once per run)."""
+
     def update_settings(
         self, venue_id: str, changes: Mapping[str, Any], *, now: datetime
     ) -> dict[str, Any] | None:

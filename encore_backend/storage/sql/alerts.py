@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, Insert, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from encore_backend.storage.ports.derived import SavedScan
+from encore_backend.storage.sql import escalations
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.email_queue import insert_items
@@ -190,6 +191,80 @@ class SqlAlertStore:
             insert_items(conn, [item for i in ids if i in ours for item in mail.get(i, ())])
         inserted = [dict(a) for a in alerts if a["alert_id"] in ours]
         return SavedScan(marked, inserted, [r["delivery_id"] for r in rows])
+
+    # --- response deadline (response_sla; queries in storage/sql/escalations) ----------------
+
+    def unanswered(
+        self,
+        venue_id: str,
+        *,
+        escalated: bool | None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The venue's feedback without a sent reply, oldest first: escalated (True), not yet
+        (False) or both (None)."""
+        return escalations.unanswered(
+            self.engine,
+            venue_id,
+            escalated=escalated,
+            created_from=created_from,
+            created_to=created_to,
+            limit=limit,
+        )
+
+    def count_overdue(self, venue_id: str) -> int:
+        """The venue's escalated feedback still without a sent reply."""
+        return escalations.count_overdue(self.engine, venue_id)
+
+    def for_feedbacks(self, feedback_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The alert of each of these feedback that raised one, by feedback id."""
+        return escalations.alerts_for(self.engine, feedback_ids)
+
+    def mark_escalated(self, alert_ids: Sequence[str], now: datetime) -> int:
+        """Set escalated_at on these alerts (the first one is kept); how many changed."""
+        with self.engine.begin() as conn:
+            return escalations.mark_alerts(conn, alert_ids, now)
+
+    @retry_deadlocks
+    def escalate(
+        self,
+        *,
+        feedback_ids: Sequence[int],
+        alerts: Mapping[int, Mapping[str, Any]],
+        emails: Mapping[int, Sequence[Mapping[str, Any]]],
+        deliveries: Mapping[int, Sequence[Mapping[str, Any]]],
+        now: datetime,
+    ) -> list[int]:
+        """Escalate the feedback still unanswered and unescalated, once: its escalated_at, its
+        alert's, its manager emails and webhook deliveries in one transaction; the ids done."""
+
+        def write(conn: Connection, claimed: Sequence[int]) -> None:
+            ids = [str(alerts[i]["alert_id"]) for i in claimed if i in alerts]
+            escalations.mark_alerts(conn, ids, now)
+            escalations.insert_notices(conn, [e for i in claimed for e in emails.get(i, ())])
+
+        return escalations.escalate_with(
+            self.engine, feedback_ids=feedback_ids, deliveries=deliveries, now=now, write=write
+        )
+
+    def escalate_with(
+        self,
+        *,
+        feedback_ids: Sequence[int],
+        deliveries: Mapping[int, Sequence[Mapping[str, Any]]],
+        now: datetime,
+        write: Callable[[Sequence[int]], None],
+    ) -> list[int]:
+        """The claim for another store's writes (DynamoDB): `write(claimed)` runs inside it."""
+        return escalations.escalate_with(
+            self.engine,
+            feedback_ids=feedback_ids,
+            deliveries=deliveries,
+            now=now,
+            write=lambda _conn, claimed: write(claimed),
+        )
 
     # --- for the DynamoDB profile, whose alerts live in DynamoDB ------------------------------
 

@@ -49,6 +49,7 @@ class SqlReportStore:
                 v.manager_emails,
                 s.daily_report_enabled,
                 s.weekly_report_enabled,
+                s.response_sla_hours,
             )
             .select_from(m.venues.outerjoin(m.venue_settings, s.venue_id == v.venue_id))
             .order_by(v.venue_id)

@@ -2,9 +2,10 @@
 
 The per-venue windows go into a temporary table (one executemany). Two grouped joins then read
 each venue's trailing 30 days and its calendar windows (today, week, month) as range scans of the
-covering index ix_feedback_stats (venue_id, created_at, rating, response_seconds); two small
-queries count pending and sent replies. Each aggregate column is a plain COUNT/SUM or a filtered
-COUNT: per-row CASE expressions cost several times the scan itself on SQLite.
+covering index ix_feedback_stats (venue_id, created_at, rating, response_seconds); small queries
+count pending and sent replies and the escalated feedback still unanswered (overdue). Each
+aggregate column is a plain COUNT/SUM or a filtered COUNT: per-row CASE expressions cost several
+times the scan itself on SQLite.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ COUNT_KEYS = (
     "response_seconds_30d",
     "pending_responses",
     "sent_today",
+    "overdue_responses",
 )
 MYSQL = ("mysql", "mariadb")
 
@@ -133,6 +135,16 @@ def _pending_replies() -> Any:
     )
 
 
+def _overdue() -> Any:
+    """Escalated feedback still without a sent reply, per venue (ix_feedback_unanswered)."""
+    f = m.feedback.c
+    return (
+        select(f.venue_id, func.count().label("overdue_responses"))
+        .where(f.responded_at.is_(None), f.escalated_at.is_not(None))
+        .group_by(f.venue_id)
+    )
+
+
 def _sent_today(windows: Mapping[str, StatsWindows]) -> Any:
     """Replies sent in each venue's local day: one constant range of ix_ai_responses_sent_venue."""
     w, r = windows_table.c, m.ai_responses.c
@@ -201,7 +213,7 @@ def _merge(into: dict[str, dict[str, int]], rows: Iterable[Any]) -> None:
 def aggregate_counts(
     conn: Connection, windows: Mapping[str, StatsWindows]
 ) -> dict[str, dict[str, int]]:
-    """Raw counts (COUNT_KEYS) per venue: at most ten statements whatever the venue count."""
+    """Raw counts (COUNT_KEYS) per venue: at most eleven statements whatever the venue count."""
     counts = {venue_id: dict.fromkeys(COUNT_KEYS, 0) for venue_id in windows}
     if not windows:
         return counts
@@ -211,5 +223,6 @@ def aggregate_counts(
             _merge(counts, conn.execute(query))
     _merge(counts, conn.execute(_pending_replies()))
     _merge(counts, conn.execute(_sent_today(windows)))
+    _merge(counts, conn.execute(_overdue()))
     windows_table.drop(conn)
     return counts
