@@ -17,7 +17,7 @@ from sqlalchemy import update
 from support.derived import queued_emails
 
 from encore_backend.bootstrap import Container
-from encore_backend.services.alert_service import alert_id_for, delivery_row
+from encore_backend.services.alert_service import alert_id_for, delivery_rows
 from encore_backend.services.manager_mail import ALERT, manager_items
 from encore_backend.storage.dynamodb import alerts as dynamo_alerts
 from encore_backend.storage.sql import models as m
@@ -71,9 +71,10 @@ class Scan:
         self.ctx = ctx
         self.feedback_ids = list(feedback_ids)
         self.alerts = alerts
-        hook = {"webhook_url": HOOK}
+        hook = {"webhook_url": HOOK, "alert_notify_min_level": "info"}
         self.deliveries = {
-            a["alert_id"]: delivery_row({**a, **hook}, a, now=a["detected_at"]) for a in alerts
+            a["alert_id"]: delivery_rows(ctx, {**a, **hook}, a, [], now=a["detected_at"])
+            for a in alerts
         }
         self.emails = {
             a["alert_id"]: manager_items(
@@ -89,7 +90,7 @@ class Scan:
             if a["level"] == "critical"
         }
 
-    def save(self, deliveries: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
+    def save(self, deliveries: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> Any:
         return self.ctx.alerts.save_scan(
             feedback_ids=self.feedback_ids,
             alerts=self.alerts,
@@ -127,7 +128,9 @@ def test_a_scan_stores_its_alerts_with_their_deliveries_and_emails(store_ctx: Co
 
     assert saved.marked == 3
     assert saved.alerts == scan.alerts
-    assert sorted(saved.delivery_ids) == sorted(d["delivery_id"] for d in scan.deliveries.values())
+    assert sorted(saved.delivery_ids) == sorted(
+        d["delivery_id"] for ds in scan.deliveries.values() for d in ds
+    )
     for row in scan.alerts:
         assert store_ctx.alerts.get(row["alert_id"]) == stored(row)
         assert store_ctx.alerts.for_feedback(row["feedback_id"]) == stored(row)
@@ -177,14 +180,14 @@ class Crashed(Exception):
     """The process died after the alerts were written, before the scan committed."""
 
 
-class CrashOnLast(Mapping[str, Mapping[str, Any]]):
+class CrashOnLast(Mapping[str, Sequence[Mapping[str, Any]]]):
     """Deliveries that blow up when the last alert's is read: every alert write is done by
     then, the commit is not."""
 
-    def __init__(self, deliveries: Mapping[str, Mapping[str, Any]], last: str) -> None:
+    def __init__(self, deliveries: Mapping[str, Sequence[Mapping[str, Any]]], last: str) -> None:
         self.deliveries, self.last = deliveries, last
 
-    def __getitem__(self, alert_id: str) -> Mapping[str, Any]:
+    def __getitem__(self, alert_id: str) -> Sequence[Mapping[str, Any]]:
         if alert_id == self.last:
             raise Crashed
         return self.deliveries[alert_id]
