@@ -30,7 +30,7 @@ def list_channels(venue_id: VenuePath, ctx: Ctx, principal: Reader) -> dict[str,
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=ChannelOut, responses=NOT_FOUND
+    "", status_code=status.HTTP_201_CREATED, response_model=ChannelOut, responses=errors(400, 404)
 )
 def create_channel(
     venue_id: VenuePath, body: ChannelCreate, ctx: Ctx, principal: Reader
