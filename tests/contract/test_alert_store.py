@@ -5,6 +5,7 @@ their cursor, read and acknowledge, and the counts per level."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -140,6 +141,30 @@ def test_a_scan_stores_its_alerts_with_their_deliveries_and_emails(store_ctx: Co
     assert deliveries_of(store_ctx, scan.alerts) == Counter(saved.delivery_ids)
     critical = scan.alerts[0]["alert_id"]
     assert alert_emails(store_ctx, "v1") == Counter((critical, e) for e in MANAGERS)
+
+
+def test_an_alert_stores_one_delivery_per_channel(store_ctx: Container) -> None:
+    venue(store_ctx)
+    channel = store_ctx.channels.create(
+        {
+            "channel_id": "c-slack", "venue_id": "v1", "type": "slack",
+            "url": "http://127.0.0.1:9/slack", "levels": ["critical"], "created_at": NOW,
+        }
+    )  # fmt: skip
+    [fid] = feedback(store_ctx, "v1", 1)
+    row = alert("v1", fid)
+    loaded = {**row, "webhook_url": HOOK, "alert_notify_min_level": "high"}
+    rows = delivery_rows(store_ctx, loaded, row, [channel], now=NOW)
+
+    saved = store_ctx.alerts.save_scan(
+        feedback_ids=[fid], alerts=[row], deliveries={row["alert_id"]: rows}, now=NOW
+    )
+
+    assert sorted(saved.delivery_ids) == sorted(r["delivery_id"] for r in rows)
+    kept = store_ctx.webhooks.list_for_alert(row["alert_id"])
+    assert {d["channel_id"] for d in kept} == {None, "c-slack"}
+    slack = next(d for d in kept if d["channel_id"])
+    assert json.loads(slack["payload"])["blocks"] and slack["event"] == "alert.created"
 
 
 def test_a_second_scan_of_the_same_rows_adds_nothing(store_ctx: Container) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -357,3 +358,22 @@ def test_deleting_a_channel_drops_its_pending_deliveries(
 
     assert deleted.status_code == 204
     assert [r["channel_id"] for r in deliveries(engine)] == [None]  # the venue's webhook stays
+
+
+def test_a_channel_failing_for_a_day_is_disabled_before_the_count(ctx: Container) -> None:
+    now = ctx.clock.now()
+    make_venue(ctx.engine, "v1", now=now)
+    ctx.channels.create(
+        {"channel_id": "c1", "venue_id": "v1", "type": "teams", "url": "https://x.test/t",
+         "levels": ["critical"], "created_at": now}
+    )  # fmt: skip
+    limits = {"error": "HTTP 500", "max_failures": 10, "max_failing": timedelta(hours=24)}
+
+    assert not ctx.channels.record_failure("c1", now=now, **limits)
+    assert not ctx.channels.record_failure("c1", now=now + timedelta(hours=23), **limits)
+    assert ctx.channels.record_failure("c1", now=now + timedelta(hours=24), **limits)
+
+    channel = ctx.channels.get("c1")
+    assert channel is not None and channel["consecutive_failures"] == 3
+    assert channel["failing_since"] == now and channel["disabled_at"] == now + timedelta(hours=24)
+    assert ctx.channels.active_for_venues(["v1"]) == {}
