@@ -98,8 +98,8 @@ def message_of(
         if alert:
             detail += f" Alert: {alert.get('title')}"
     else:
-        title, detail = str((alert or {}).get("title") or "Alert"), ""
-        detail = str((alert or {}).get("description") or "")
+        title = str((alert or {}).get("title") or "Alert")
+        detail = excerpt(str((alert or {}).get("description") or ""))
     rating = fb.get("rating")
     return Message(
         event=event,

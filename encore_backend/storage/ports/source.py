@@ -118,12 +118,13 @@ class TokenStore(Protocol):
 
 
 class WebhookStore(Protocol):
-    """Webhook deliveries (the alert scan's outbox) and the log of every HTTP try."""
+    """Webhook deliveries (the outbox of alerts and channel messages) and every HTTP try."""
 
     def due(
         self, *, now: datetime, limit: int = 50, delivery_ids: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
-        """Pending deliveries whose next attempt is due, with the venue's current secret."""
+        """Pending deliveries whose next attempt is due, with the venue's current secret and
+        `channel_type` (None: the venue's own webhook_url); a disabled channel's are skipped."""
 
     def claim(self, delivery_id: str, *, now: datetime, lease_until: datetime) -> bool:
         """Take a due delivery for one attempt until `lease_until`; False when taken."""
