@@ -17,6 +17,7 @@ from encore_backend.clock import Clock, SystemClock
 from encore_backend.config import Settings
 from encore_backend.storage.ports import (
     AlertStore,
+    ChannelStore,
     CleanupStore,
     EmailQueueStore,
     FeedbackStore,
@@ -36,6 +37,7 @@ from encore_backend.storage.ports import (
     WebhookStore,
 )
 from encore_backend.storage.sql.alerts import SqlAlertStore
+from encore_backend.storage.sql.channels import SqlChannelStore
 from encore_backend.storage.sql.cleanup import SqlCleanupStore
 from encore_backend.storage.sql.email_queue import SqlEmailQueueStore
 from encore_backend.storage.sql.engine import is_sqlite_url, make_engine
@@ -70,6 +72,7 @@ class Container:
     feedback: FeedbackStore
     alerts: AlertStore
     webhooks: WebhookStore
+    channels: ChannelStore
     stats: StatsStore
     job_runs: JobRunStore
     job_controls: JobControlStore
@@ -121,6 +124,7 @@ def build(
         venues=SqlVenueStore(engine),
         feedback=SqlFeedbackStore(engine),
         webhooks=SqlWebhookStore(engine),
+        channels=SqlChannelStore(engine),
         job_runs=SqlJobRunStore(engine),
         job_controls=SqlJobControlStore(engine),
         leases=SqlLeaseStore(engine),

@@ -12,6 +12,7 @@ from encore_backend.api.errors import validation_error
 from encore_backend.api.methods import AllowEveryMethod
 from encore_backend.api.responses import ANY, errors
 from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
+from encore_backend.api.routes import channels as channel_routes
 from encore_backend.api.routes import feedback_batch as batch_routes
 from encore_backend.api.routes import metrics as metrics_routes
 from encore_backend.api.routes import replies as replies_routes
@@ -77,7 +78,7 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     app.state.scheduler = None
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(health.router, responses=ANY)
-    for module in (venues, tokens, feedback, batch_routes, stats, alerts):
+    for module in (venues, tokens, feedback, batch_routes, stats, alerts, channel_routes):
         app.include_router(module.router)
     app.include_router(admin_jobs.router, responses=errors(400, 401, 403, 404, 409, 413))
     app.include_router(reports_routes.router)

@@ -1,4 +1,10 @@
-"""Signed webhook delivery of alerts, retried with exponential backoff, every try logged.
+"""Webhook delivery of alerts and channel messages, retried with backoff, every try logged.
+
+Every outbox row goes this way: the venue's own webhook_url and `webhook` channels get the
+signed X-Encore-* headers, Slack and Teams channels a plain JSON POST (notify/channels.py makes
+the bodies). After each pass a channel's health is recorded: a channel failing
+CHANNEL_MAX_FAILURES passes in a row, or for CHANNEL_MAX_FAILING, is disabled (its pending
+deliveries fail) until a successful test message.
 
 A pass (one claim) makes up to TRIES_PER_PASS HTTP tries, retrying a failed connection, a 429 or
 a 5xx after a short wait (one tenacity policy); a pass that still fails leaves the delivery
@@ -46,6 +52,9 @@ TIMEOUT_SECONDS = 5.0
 CLAIM_LEASE = timedelta(seconds=120)  # longer than one POST can take
 RUN_BUDGET_SECONDS = 60.0  # a run stops starting new deliveries after this
 HTTP_CLIENT_KEY = "http_client"  # ctx.extras key: an injected httpx.Client
+CHANNEL_MAX_FAILURES = 10  # failed passes in a row that disable a channel
+CHANNEL_MAX_FAILING = timedelta(hours=24)  # or failing for this long
+USER_AGENT = "encore-webhooks/1"
 
 
 @dataclass
@@ -80,16 +89,26 @@ def backoff_seconds(attempts: int, *, jitter: float) -> float:
 
 
 def headers(
-    delivery_id: str, body: bytes, secret: str, now: datetime, event: str | None = None
+    delivery_id: str, body: bytes, secret: str, now: datetime, *, event: str = EVENT
 ) -> dict[str, str]:
+    """The signed headers of the venue's webhook and of `webhook` channels."""
     return {
         "Content-Type": "application/json",
-        "User-Agent": "encore-webhooks/1",
-        "X-Encore-Event": event or EVENT,
+        "User-Agent": USER_AGENT,
+        "X-Encore-Event": event,
         "X-Encore-Delivery": delivery_id,
         "X-Encore-Timestamp": str(int(now.timestamp())),
         "X-Encore-Signature": sign(secret, body),
     }
+
+
+def headers_for(delivery: Mapping[str, Any], body: bytes, now: datetime) -> dict[str, str]:
+    """Signed X-Encore-* headers for the venue's webhook and `webhook` channels; Slack and
+    Teams take a plain JSON POST."""
+    if delivery.get("channel_type") in (None, "webhook"):
+        event = delivery.get("event") or EVENT
+        return headers(delivery["delivery_id"], body, delivery["webhook_secret"], now, event=event)
+    return {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
 
 def deliver_due(
@@ -193,11 +212,14 @@ def _try_of(state: RetryCallState) -> Try:
 
 def post_once(client: httpx.Client, delivery: Mapping[str, Any], *, run: RunClock) -> Try:
     """POST the stored body once, signed at the time of this try."""
-    at, started = run.now(), time.monotonic()
+    return post_at(client, delivery, at=run.now())
+
+
+def post_at(client: httpx.Client, delivery: Mapping[str, Any], *, at: datetime) -> Try:
+    """POST the delivery's body once with the headers of its type (signed at `at`)."""
+    started = time.monotonic()
     body = delivery["payload"].encode()
-    hdrs = headers(
-        delivery["delivery_id"], body, delivery["webhook_secret"], at, delivery.get("event")
-    )
+    hdrs = headers_for(delivery, body, at)
     status_code, error, retryable = None, None, False
     try:
         response = client.post(delivery["url"], content=body, headers=hdrs)
@@ -244,6 +266,25 @@ def _record(
         duration_ms=last.duration_ms,
         next_attempt_at=retry_at,
     )
+    if delivery.get("channel_id"):
+        record_channel(ctx, delivery["channel_id"], last, now=now)
+
+
+def record_channel(ctx: Container, channel_id: str, last: Try, *, now: datetime) -> None:
+    """A pass's outcome on its channel's health: a success resets it, a failure counts, and
+    too many disable the channel (its pending deliveries fail with it)."""
+    if last.error is None:
+        ctx.channels.record_success(channel_id, now=now)
+        return
+    disabled = ctx.channels.record_failure(
+        channel_id,
+        now=now,
+        error=last.error,
+        max_failures=CHANNEL_MAX_FAILURES,
+        max_failing=CHANNEL_MAX_FAILING,
+    )
+    if disabled:
+        log.warning("channel %s disabled after repeated failures: %s", channel_id, last.error)
 
 
 def next_state(

@@ -24,8 +24,9 @@ from encore_backend.domain.alert_rules import (
     assess,
     venue_rules,
 )
-from encore_backend.domain.enums import AlertLevel, DeliveryStatus
-from encore_backend.notify.webhook import event_body
+from encore_backend.domain.enums import AlertLevel
+from encore_backend.notify.channels import ALERT_CREATED, ID_NAMESPACE, deliveries_for
+from encore_backend.notify.channels import delivery_id_for as delivery_id_for
 from encore_backend.services.manager_mail import ALERT, manager_items
 from encore_backend.storage.ports import SavedScan
 
@@ -35,23 +36,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("encore.alerts")
 
 BATCH_SIZE = 500
-DEFAULT_NOTIFY_LEVEL = AlertLevel.HIGH
 ALERT_EMAIL_MAX_AGE = timedelta(days=1)  # older feedback raises its alert but mails no manager
 PUBLIC_FIELDS = ("alert_id", "venue_id", "feedback_id", "level", "title", "description", "reasons")
 History = dict[tuple[int, str], list[tuple[datetime, int]]]
-# Ids derived from the feedback: a scan rerun after a crash between its DynamoDB and SQL commits
-# (ENCORE_DERIVED_STORE=dynamodb) finds its own alert, and its webhook delivery is stored once.
-ID_NAMESPACE = uuid.UUID("6f1c2b0e-3d4a-4e8b-9a57-2c1d0e9f8a61")
+# Alert and delivery ids derive from the feedback (ID_NAMESPACE, notify/channels.py): a scan
+# rerun after a crash between its DynamoDB and SQL commits (ENCORE_DERIVED_STORE=dynamodb) finds
+# its own alert, and its deliveries are stored once.
 
 
 def alert_id_for(feedback_id: int) -> str:
     """The id of the one alert a feedback may raise."""
     return str(uuid.uuid5(ID_NAMESPACE, f"alert:{feedback_id}"))
-
-
-def delivery_id_for(alert_id: str, url: str) -> str:
-    """The id of an alert's webhook delivery to `url`."""
-    return str(uuid.uuid5(ID_NAMESPACE, f"delivery:{alert_id}:{url}"))
 
 
 @dataclass
@@ -105,22 +100,63 @@ def detect(
 def scan_batch(ctx: Container, rows: Sequence[Mapping[str, Any]], *, now: datetime) -> SavedScan:
     """Evaluate one loaded batch and write its alerts, deliveries and scan marks."""
     history = low_rating_history(ctx, rows)
-    alerts: list[dict[str, Any]] = []
-    deliveries: dict[str, dict[str, Any]] = {}
+    found: list[tuple[Mapping[str, Any], dict[str, Any]]] = []
     emails: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         draft = assess(facts_of(row, history), rules_of(ctx, row))
         if draft is None:
             continue
         alert = alert_row(row, draft, now=now)
-        alerts.append(alert)
-        if should_notify(row, draft.level):
-            deliveries[alert["alert_id"]] = delivery_row(row, alert, now=now)
+        found.append((row, alert))
         if draft.level == AlertLevel.CRITICAL and is_recent(row, now):
             emails[alert["alert_id"]] = alert_emails(ctx, row, alert, now=now)
+    deliveries = alert_deliveries(ctx, found, now=now)
     ids = [int(r["feedback_id"]) for r in rows]
     return ctx.alerts.save_scan(
-        feedback_ids=ids, alerts=alerts, deliveries=deliveries, now=now, emails=emails
+        feedback_ids=ids,
+        alerts=[alert for _, alert in found],
+        deliveries=deliveries,
+        now=now,
+        emails=emails,
+    )
+
+
+def alert_deliveries(
+    ctx: Container, found: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], *, now: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """Each new alert's outbox rows (venue webhook and channels); the channels of the batch's
+    venues are read once, and only when the batch raised an alert."""
+    if not found:
+        return {}
+    channels = ctx.channels.active_for_venues([row["venue_id"] for row, _ in found])
+    deliveries: dict[str, list[dict[str, Any]]] = {}
+    for row, alert in found:
+        rows = delivery_rows(ctx, row, alert, channels.get(row["venue_id"], []), now=now)
+        if rows:
+            deliveries[alert["alert_id"]] = rows
+    return deliveries
+
+
+def delivery_rows(
+    ctx: Container,
+    row: Mapping[str, Any],
+    alert: Mapping[str, Any],
+    channels: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Pending outbox rows of one alert: bodies are fixed now, so retries send the same bytes."""
+    return deliveries_for(
+        row,
+        channels,
+        event=ALERT_CREATED,
+        level=str(alert["level"]),
+        document=public_alert(alert),
+        alert_id=alert["alert_id"],
+        feedback_id=int(alert["feedback_id"]),
+        now=now,
+        settings=ctx.settings,
+        feedback={"rating": row.get("rating"), "comment": row.get("comment")},
     )
 
 
@@ -200,34 +236,6 @@ def alert_row(row: Mapping[str, Any], draft: AlertDraft, *, now: datetime) -> di
         "is_read": False,
         "acknowledged_by": None,
         "acknowledged_at": None,
-    }
-
-
-def should_notify(row: Mapping[str, Any], level: str) -> bool:
-    """A webhook is sent when the venue has a URL and the level reaches its minimum."""
-    if not row["webhook_url"]:
-        return False
-    try:
-        minimum = AlertLevel(row["alert_notify_min_level"] or DEFAULT_NOTIFY_LEVEL)
-    except ValueError:
-        minimum = DEFAULT_NOTIFY_LEVEL
-    return AlertLevel(level).rank >= minimum.rank
-
-
-def delivery_row(
-    row: Mapping[str, Any], alert: Mapping[str, Any], *, now: datetime
-) -> dict[str, Any]:
-    """A pending outbox row: the body is fixed now, so every retry sends the same bytes."""
-    return {
-        "delivery_id": delivery_id_for(alert["alert_id"], row["webhook_url"]),
-        "alert_id": alert["alert_id"],
-        "venue_id": row["venue_id"],
-        "url": row["webhook_url"],
-        "payload": event_body(public_alert(alert)),
-        "status": DeliveryStatus.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
     }
 
 

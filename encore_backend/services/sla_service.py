@@ -9,15 +9,13 @@ outage escalate each feedback once; a dry run reads the same and writes nothing.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import as_utc, iso_z
-from encore_backend.domain.enums import DeliveryStatus
+from encore_backend.config import Settings
 from encore_backend.domain.response_deadline import (
     BAD_RATING,
     DST_SLACK,
@@ -28,7 +26,8 @@ from encore_backend.domain.response_deadline import (
     hours_of,
     needs_reply,
 )
-from encore_backend.services.alert_service import ID_NAMESPACE, public_alert, should_notify
+from encore_backend.notify.channels import channel_delivery_id, deliveries_for
+from encore_backend.services.alert_service import public_alert
 from encore_backend.services.manager_mail import ESCALATION, manager_items
 
 if TYPE_CHECKING:
@@ -77,8 +76,9 @@ class SlaRun:
 
 
 def delivery_id_for(feedback_id: int, url: str) -> str:
-    """The id of an escalation's delivery to `url`: a rerun after a crash stores it once."""
-    return str(uuid.uuid5(ID_NAMESPACE, f"escalation:{int(feedback_id)}:{url}"))
+    """The id of an escalation's delivery to the venue's webhook `url`: a rerun after a crash
+    stores it once (channels get theirs from notify.channels)."""
+    return channel_delivery_id(EVENT, str(int(feedback_id)), f"url:{url}")
 
 
 def escalate_overdue(ctx: Container, *, now: datetime, dry_run: bool = False) -> SlaRun:
@@ -123,9 +123,15 @@ def escalate(
     """Claim and escalate `found`; the store skips any another run escalated first."""
     alerts = {o.feedback_id: o.alert for o in found if o.alert is not None}
     emails = {o.feedback_id: escalation_emails(ctx, venue, o, now=now) for o in found}
+    channels = ctx.channels.active_for_venues([venue["venue_id"]]).get(venue["venue_id"], [])
     deliveries = {
         o.feedback_id: escalation_deliveries(
-            venue, document(o, now=now), level=escalation_level(o.alert_level), now=now
+            venue,
+            document(o, now=now),
+            level=escalation_level(o.alert_level),
+            now=now,
+            settings=ctx.settings,
+            channels=channels,
         )
         for o in found
     }
@@ -191,37 +197,30 @@ def document(overdue: Overdue, *, now: datetime) -> dict[str, Any]:
 
 
 def escalation_deliveries(
-    venue_row: Mapping[str, Any], document: Mapping[str, Any], *, level: str, now: datetime
+    venue_row: Mapping[str, Any],
+    document: Mapping[str, Any],
+    *,
+    level: str,
+    now: datetime,
+    settings: Settings,
+    channels: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """The escalation's outbox rows: to the venue's webhook_url when the escalation's level
-    reaches its alert_notify_min_level (the body is fixed now; every retry sends the same)."""
-    if not should_notify(
-        {
-            "webhook_url": venue_row.get("webhook_url"),
-            "alert_notify_min_level": venue_row.get("alert_notify_min_level"),
-        },
-        level,
-    ):
-        return []
-    url = str(venue_row["webhook_url"])
-    feedback_id = int(document["feedback"]["feedback_id"])
+    """The escalation's outbox rows: the venue's webhook_url when the level reaches its
+    alert_notify_min_level, and each of its channels that wants the level, each in its own
+    format (the body is fixed now; every retry sends the same)."""
     alert = document.get("alert")
-    return [
-        {
-            "delivery_id": delivery_id_for(feedback_id, url),
-            "alert_id": alert["alert_id"] if alert else None,
-            "venue_id": venue_row["venue_id"],
-            "event": EVENT,
-            "feedback_id": feedback_id,
-            "channel_id": None,
-            "url": url,
-            "payload": json.dumps(document, separators=(",", ":")),
-            "status": DeliveryStatus.PENDING.value,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-    ]
+    return deliveries_for(
+        venue_row,
+        channels,
+        event=EVENT,
+        level=level,
+        document=document,
+        alert_id=alert["alert_id"] if alert else None,
+        feedback_id=int(document["feedback"]["feedback_id"]),
+        now=now,
+        settings=settings,
+        feedback=document["feedback"],
+    )
 
 
 def preview(run: SlaRun) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from encore_backend.clock import as_utc
 from encore_backend.scheduler.control import SchedulerControl
 from encore_backend.scheduler.provider_status import provider_errors
 from encore_backend.scheduler.scheduler import EngineScheduler
+from encore_backend.services.channel_service import status_of
 from encore_backend.services.stats_service import totals
 
 if TYPE_CHECKING:
@@ -53,6 +54,11 @@ def venue_rows(ctx: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return venues, totals(r["stats"] for r in rows)
 
 
+def failing_channels(ctx: Container) -> list[dict[str, Any]]:
+    """Channels whose last pass failed, or disabled after repeated failures."""
+    return [{**c, "status": status_of(c)} for c in ctx.channels.failing()]
+
+
 def admin_console(ctx: Container, scheduler: SchedulerControl, *, now: datetime) -> dict[str, Any]:
     venues, all_venues = venue_rows(ctx)
     jobs = job_rows(scheduler)
@@ -70,6 +76,7 @@ def admin_console(ctx: Container, scheduler: SchedulerControl, *, now: datetime)
         ],
         "executor": ctx.settings.encore_executor,
         "queue": queue_health(ctx),
+        "failing_channels": failing_channels(ctx),
         "fleet": fleet_panel(scheduler),
     }
 

@@ -5,6 +5,7 @@ their cursor, read and acknowledge, and the counts per level."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,7 +18,7 @@ from sqlalchemy import update
 from support.derived import queued_emails
 
 from encore_backend.bootstrap import Container
-from encore_backend.services.alert_service import alert_id_for, delivery_row
+from encore_backend.services.alert_service import alert_id_for, delivery_rows
 from encore_backend.services.manager_mail import ALERT, ESCALATION, manager_items
 from encore_backend.services.sla_service import (
     Overdue,
@@ -81,9 +82,10 @@ class Scan:
         self.ctx = ctx
         self.feedback_ids = list(feedback_ids)
         self.alerts = alerts
-        hook = {"webhook_url": HOOK}
+        hook = {"webhook_url": HOOK, "alert_notify_min_level": "info"}
         self.deliveries = {
-            a["alert_id"]: delivery_row({**a, **hook}, a, now=a["detected_at"]) for a in alerts
+            a["alert_id"]: delivery_rows(ctx, {**a, **hook}, a, [], now=a["detected_at"])
+            for a in alerts
         }
         self.emails = {
             a["alert_id"]: manager_items(
@@ -99,7 +101,7 @@ class Scan:
             if a["level"] == "critical"
         }
 
-    def save(self, deliveries: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
+    def save(self, deliveries: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> Any:
         return self.ctx.alerts.save_scan(
             feedback_ids=self.feedback_ids,
             alerts=self.alerts,
@@ -137,7 +139,9 @@ def test_a_scan_stores_its_alerts_with_their_deliveries_and_emails(store_ctx: Co
 
     assert saved.marked == 3
     assert saved.alerts == scan.alerts
-    assert sorted(saved.delivery_ids) == sorted(d["delivery_id"] for d in scan.deliveries.values())
+    assert sorted(saved.delivery_ids) == sorted(
+        d["delivery_id"] for ds in scan.deliveries.values() for d in ds
+    )
     for row in scan.alerts:
         assert store_ctx.alerts.get(row["alert_id"]) == stored(row)
         assert store_ctx.alerts.for_feedback(row["feedback_id"]) == stored(row)
@@ -147,6 +151,30 @@ def test_a_scan_stores_its_alerts_with_their_deliveries_and_emails(store_ctx: Co
     assert deliveries_of(store_ctx, scan.alerts) == Counter(saved.delivery_ids)
     critical = scan.alerts[0]["alert_id"]
     assert alert_emails(store_ctx, "v1") == Counter((critical, e) for e in MANAGERS)
+
+
+def test_an_alert_stores_one_delivery_per_channel(store_ctx: Container) -> None:
+    venue(store_ctx)
+    channel = store_ctx.channels.create(
+        {
+            "channel_id": "c-slack", "venue_id": "v1", "type": "slack",
+            "url": "http://127.0.0.1:9/slack", "levels": ["critical"], "created_at": NOW,
+        }
+    )  # fmt: skip
+    [fid] = feedback(store_ctx, "v1", 1)
+    row = alert("v1", fid)
+    loaded = {**row, "webhook_url": HOOK, "alert_notify_min_level": "high"}
+    rows = delivery_rows(store_ctx, loaded, row, [channel], now=NOW)
+
+    saved = store_ctx.alerts.save_scan(
+        feedback_ids=[fid], alerts=[row], deliveries={row["alert_id"]: rows}, now=NOW
+    )
+
+    assert sorted(saved.delivery_ids) == sorted(r["delivery_id"] for r in rows)
+    kept = store_ctx.webhooks.list_for_alert(row["alert_id"])
+    assert {d["channel_id"] for d in kept} == {None, "c-slack"}
+    slack = next(d for d in kept if d["channel_id"])
+    assert json.loads(slack["payload"])["blocks"] and slack["event"] == "alert.created"
 
 
 def test_a_second_scan_of_the_same_rows_adds_nothing(store_ctx: Container) -> None:
@@ -187,14 +215,14 @@ class Crashed(Exception):
     """The process died after the alerts were written, before the scan committed."""
 
 
-class CrashOnLast(Mapping[str, Mapping[str, Any]]):
+class CrashOnLast(Mapping[str, Sequence[Mapping[str, Any]]]):
     """Deliveries that blow up when the last alert's is read: every alert write is done by
     then, the commit is not."""
 
-    def __init__(self, deliveries: Mapping[str, Mapping[str, Any]], last: str) -> None:
+    def __init__(self, deliveries: Mapping[str, Sequence[Mapping[str, Any]]], last: str) -> None:
         self.deliveries, self.last = deliveries, last
 
-    def __getitem__(self, alert_id: str) -> Mapping[str, Any]:
+    def __getitem__(self, alert_id: str) -> Sequence[Mapping[str, Any]]:
         if alert_id == self.last:
             raise Crashed
         return self.deliveries[alert_id]
@@ -442,7 +470,13 @@ def escalation_of(
             for fid in feedback_ids
         },
         "deliveries": {
-            fid: escalation_deliveries(venue_row, document(o, now=NOW), level="high", now=NOW)
+            fid: escalation_deliveries(
+                venue_row,
+                document(o, now=NOW),
+                level="high",
+                now=NOW,
+                settings=ctx.settings,
+            )
             for fid, o in found.items()
         },
         "now": NOW,

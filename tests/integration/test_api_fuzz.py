@@ -36,7 +36,7 @@ from encore_backend.api.app import create_app
 from encore_backend.bootstrap import Container
 from encore_backend.domain.enums import Role, RunTrigger
 from encore_backend.scheduler.runner import run_job
-from encore_backend.services import approval_service
+from encore_backend.services import approval_service, channel_service
 
 EXAMPLES = 15
 VENUE = "fuzz"
@@ -65,6 +65,9 @@ def real_ids(ctx: Container) -> dict[str, str]:
     approval_service.approve(ctx, response_id=reply["response_id"], by="fuzz", body=None)
     alert = next(a for a in ctx.alerts.list_for_venue(VENUE) if a["feedback_id"] == feedback_id)
     [item] = ctx.email_queue.list_for_venue(VENUE)
+    channel = channel_service.create_channel(  # its receiver refuses: a test answers ok=false
+        ctx, venue_id=VENUE, channel_type="slack", url="http://127.0.0.1:9/x", levels=["critical"]
+    )
     return {
         "venue_id": VENUE,
         "feedback_id": str(feedback_id),
@@ -72,6 +75,7 @@ def real_ids(ctx: Container) -> dict[str, str]:
         "response_id": reply["response_id"],
         "queue_id": item["queue_id"],
         "job_id": "stats_aggregator",
+        "channel_id": channel["channel_id"],
     }
 
 

@@ -48,6 +48,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/feedback"): {"venue_id": VENUE_A, "rating": 5, "comment": "matrix"},
     ("POST", "/api/feedback/batch"): {"items": [{"venue_id": VENUE_A, "rating": 5}]},
     ("POST", "/api/alerts/{alert_id}/acknowledge"): {"acknowledged_by": "matrix"},
+    ("POST", "/api/venues/{venue_id}/channels"): {"type": "slack", "url": "https://hooks.test/x"},
 }
 
 
@@ -133,6 +134,7 @@ def world(ctx: Container, engine: Engine) -> World:
     ids["response_id"] = _make_reply(engine, feedback_id, now)
     ids["queue_id"] = _make_queue_item(engine, feedback_id, ids["response_id"], now)
     ids["report_id"] = _make_report(engine, now)
+    ids["channel_id"] = _make_channel(engine, now)
     _make_stats(ctx)
     return World(ids, token_for(ctx, Role.VENUE_MANAGER, VENUE_B), token_for(ctx, Role.INGEST))
 
@@ -190,6 +192,19 @@ def _make_report(engine: Engine, now: Any) -> str:
             )
         )  # fmt: skip
     return report_id
+
+
+def _make_channel(engine: Engine, now: Any) -> str:
+    """A Slack channel whose receiver refuses connections: its test answers ok=false at once."""
+    channel_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            insert(m.notification_channels).values(
+                channel_id=channel_id, venue_id=VENUE_A, type="slack",
+                url="http://127.0.0.1:9/hook", levels=["critical"], created_at=now,
+            )
+        )  # fmt: skip
+    return channel_id
 
 
 def _make_stats(ctx: Container) -> None:
@@ -322,6 +337,10 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/venues/{venue_id}/email-queue"): OWN_VENUE,
     ("POST", "/api/email-queue/{queue_id}/cancel"): (409, 409, 404, 403, 401),  # failed item
     ("POST", "/api/email-queue/{queue_id}/requeue"): ADMIN_ONLY,
+    ("GET", "/api/venues/{venue_id}/channels"): OWN_VENUE,
+    ("POST", "/api/venues/{venue_id}/channels"): (201, 201, 404, 403, 401),
+    ("DELETE", "/api/venues/{venue_id}/channels/{channel_id}"): (204, 204, 404, 403, 401),
+    ("POST", "/api/venues/{venue_id}/channels/{channel_id}/test"): OWN_VENUE,
     ("GET", "/"): (303,) * 5,
     ("GET", "/signin"): PUBLIC_200,
     ("POST", "/signin"): (403,) * 5,  # no double-submit CSRF pair: refused for anyone
@@ -330,6 +349,10 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/venues/{venue_id}/alerts/{alert_id}/acknowledge"): PAGE_OWN_VENUE,
     ("POST", "/venues/{venue_id}/replies/{response_id}/approve"): PAGE_OWN_VENUE,
     ("POST", "/venues/{venue_id}/replies/{response_id}/reject"): PAGE_OWN_VENUE,
+    ("GET", "/venues/{venue_id}/channels"): (200, 200, 404, 303, 303),
+    ("POST", "/venues/{venue_id}/channels"): PAGE_OWN_VENUE,
+    ("POST", "/venues/{venue_id}/channels/{channel_id}/delete"): PAGE_OWN_VENUE,
+    ("POST", "/venues/{venue_id}/channels/{channel_id}/test"): PAGE_OWN_VENUE,
     ("GET", "/admin"): (200, 404, 404, 303, 303),
     ("GET", "/admin/jobs/{job_id}"): (200, 404, 404, 303, 303),
     ("POST", "/admin/jobs/{job_id}/run"): PAGE_ADMIN,

@@ -10,8 +10,8 @@ commit the guards are marked `committed`.
 A guard that already exists for a row this call marked, so nobody committed its scan:
 - not committed: a scan died between its DynamoDB and its SQL commit (or its SQL transaction
   was rolled back: a deadlock victim runs `write` again). Its alert and emails were written
-  together, so this call adopts the alert: reports it, and its webhook delivery (deterministic
-  ids: alert_service.alert_id_for / delivery_id_for) is inserted with this commit. Nothing is
+  together, so this call adopts the alert: reports it, and its webhook deliveries (deterministic
+  ids: alert_service.alert_id_for, notify/channels.py) are inserted with this commit. Nothing is
   lost and nothing is queued twice.
 - committed: the row's scan mark was reset by an operator; as in SQL, the rescan skips it.
 A crash between the SQL commit and the `committed` marks leaves guards unmarked: only a later
@@ -63,10 +63,11 @@ class ScanWrites:
     def write(
         self,
         marked: Mapping[int, datetime],
-        deliveries: Mapping[str, Mapping[str, Any]],
+        deliveries: Mapping[str, Sequence[Mapping[str, Any]]],
     ) -> list[dict[str, Any]]:
         """Store the alerts of the rows this call marked; the deliveries of those stored."""
-        self.stored, self.guards, rows = [], [], []
+        rows: list[dict[str, Any]] = []
+        self.stored, self.guards = [], []
         for alert in self.alerts:
             fid = int(alert["feedback_id"])
             if fid not in marked:
@@ -74,8 +75,7 @@ class ScanWrites:
             stored = self._put(alert, marked[fid])
             if stored is not None:
                 self.stored.append(stored)
-                if alert["alert_id"] in deliveries:
-                    rows.append(dict(deliveries[alert["alert_id"]]))
+                rows.extend(dict(d) for d in deliveries.get(alert["alert_id"], ()))
         return rows
 
     def confirm(self) -> None:

@@ -135,7 +135,7 @@ class DynamoAlertStore:
         *,
         feedback_ids: Sequence[int],
         alerts: Sequence[Mapping[str, Any]],
-        deliveries: Mapping[str, Mapping[str, Any]],
+        deliveries: Mapping[str, Sequence[Mapping[str, Any]]],
         now: datetime,
         emails: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> SavedScan:

@@ -27,6 +27,7 @@ from encore_backend.storage.ports.operations import (
     ScheduledJobsView,
 )
 from encore_backend.storage.ports.source import (
+    ChannelStore,
     FeedbackStore,
     MonthlyStatsStore,
     TokenStore,
@@ -39,6 +40,7 @@ __all__ = [
     "Acquired",
     "AcquiredMany",
     "AlertStore",
+    "ChannelStore",
     "Claim",
     "CleanupRule",
     "CleanupStore",

@@ -4,7 +4,7 @@ tokens, webhook deliveries, and the reads and rollups made from feedback."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from encore_backend.domain.enums import DeliveryStatus
@@ -121,12 +121,13 @@ class TokenStore(Protocol):
 
 
 class WebhookStore(Protocol):
-    """Webhook deliveries (the alert scan's outbox) and the log of every HTTP try."""
+    """Webhook deliveries (the outbox of alerts and channel messages) and every HTTP try."""
 
     def due(
         self, *, now: datetime, limit: int = 50, delivery_ids: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
-        """Pending deliveries whose next attempt is due, with the venue's current secret."""
+        """Pending deliveries whose next attempt is due, with the venue's current secret and
+        `channel_type` (None: the venue's own webhook_url); a disabled channel's are skipped."""
 
     def claim(self, delivery_id: str, *, now: datetime, lease_until: datetime) -> bool:
         """Take a due delivery for one attempt until `lease_until`; False when taken."""
@@ -156,6 +157,39 @@ class WebhookStore(Protocol):
         """Log a failed try that the same pass retries."""
 
     def count_by_status(self) -> dict[str, int]: ...
+
+
+class ChannelStore(Protocol):
+    """A venue's notification channels and the health of their deliveries."""
+
+    def list_for_venue(self, venue_id: str) -> list[dict[str, Any]]: ...
+
+    def active_for_venues(self, venue_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """The channels not disabled of these venues, by venue."""
+
+    def failing(self, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Channels failing or disabled, with `venue_name`."""
+
+    def get(self, channel_id: str) -> dict[str, Any] | None: ...
+
+    def create(self, values: dict[str, Any]) -> dict[str, Any]: ...
+
+    def delete(self, channel_id: str) -> bool:
+        """Remove the channel and its deliveries; False when there was none."""
+
+    def record_success(self, channel_id: str, *, now: datetime) -> None:
+        """Healthy again: failures reset, re-enabled, last_delivered_at = now."""
+
+    def record_failure(
+        self,
+        channel_id: str,
+        *,
+        now: datetime,
+        error: str,
+        max_failures: int,
+        max_failing: timedelta,
+    ) -> bool:
+        """Count a failed pass; True when this disabled the channel."""
 
 
 class TrendStore(Protocol):

@@ -41,6 +41,7 @@ SCAN_COLUMNS = (
     m.venue_settings.c.alert_rules_disabled,
     m.venue_settings.c.alert_notify_min_level,
     m.venues.c.webhook_url,
+    m.venues.c.name.label("venue_name"),
     m.venues.c.manager_emails,
 )
 
@@ -163,12 +164,13 @@ class SqlAlertStore:
         *,
         feedback_ids: Sequence[int],
         alerts: Sequence[Mapping[str, Any]],
-        deliveries: Mapping[str, Mapping[str, Any]],
+        deliveries: Mapping[str, Sequence[Mapping[str, Any]]],
         now: datetime,
         emails: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> SavedScan:
-        """Mark the batch scanned and insert its alerts, their webhook deliveries and their
-        emails to managers (queue items by alert id), atomically.
+        """Mark the batch scanned and insert its alerts, their webhook deliveries (outbox rows
+        by alert id: the venue's webhook and its channels) and their emails to managers (queue
+        items by alert id), atomically.
 
         Marking first makes a concurrent scanner of the same rows wait for this commit (row
         locks), then find nothing left to mark; alerts it still inserts are skipped as
@@ -184,7 +186,7 @@ class SqlAlertStore:
             had = set(conn.execute(select(A.feedback_id).where(A.feedback_id.in_(fids))).scalars())
             conn.execute(insert_ignoring_duplicates(conn), [dict(a) for a in alerts])
             ours = {a["alert_id"] for a in alerts if int(a["feedback_id"]) not in had}
-            rows = [dict(deliveries[i]) for i in ids if i in ours and i in deliveries]
+            rows = [dict(d) for i in ids if i in ours for d in deliveries.get(i, ())]
             if rows:
                 conn.execute(insert(m.webhook_deliveries), rows)
             mail = emails or {}

@@ -52,11 +52,23 @@ class SqlWebhookStore:
     def due(
         self, *, now: datetime, limit: int = 50, delivery_ids: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
-        """Pending deliveries whose next attempt is due, with the venue's current secret."""
+        """Pending deliveries whose next attempt is due, with the venue's current secret and
+        their channel's type (`channel_type`, None for the venue's own webhook_url); those of
+        a disabled channel are skipped (disabling fails them)."""
+        channels = m.notification_channels.c
         query = (
-            select(m.webhook_deliveries, m.venues.c.webhook_secret)
+            select(
+                m.webhook_deliveries,
+                m.venues.c.webhook_secret,
+                channels.type.label("channel_type"),
+            )
             .join(m.venues, m.venues.c.venue_id == D.venue_id)
-            .where(D.status == DeliveryStatus.PENDING.value, D.next_attempt_at <= now)
+            .outerjoin(m.notification_channels, channels.channel_id == D.channel_id)
+            .where(
+                D.status == DeliveryStatus.PENDING.value,
+                D.next_attempt_at <= now,
+                channels.disabled_at.is_(None),
+            )
             .order_by(D.next_attempt_at, D.delivery_id)
             .limit(limit)
         )
