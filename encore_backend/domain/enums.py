@@ -92,6 +92,7 @@ class EmailKind(StrEnum):
     REPLY = "reply"
     REPORT = "report"
     ALERT = "alert"
+    DIGEST = "digest"
 
 
 class QueueStatus(StrEnum):

@@ -1,4 +1,4 @@
-"""The preference matrix: what each mode gets (level × mode), and when (quiet hours)."""
+"""The preference matrix: what each mode gets (level by mode), and when (quiet hours)."""
 
 from __future__ import annotations
 

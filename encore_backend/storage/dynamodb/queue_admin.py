@@ -7,7 +7,7 @@ is put with the item in one transaction, so two approvals racing queue it once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from encore_backend.storage.dynamodb.queue_items import (
     guard_key,
     new_item_writes,
     queue_sk,
+    unique_keys,
 )
 from encore_backend.storage.dynamodb.queue_table import QueueTable, Step
 from encore_backend.storage.dynamodb.reply_items import status_write
@@ -40,6 +41,7 @@ PENDING, SENDING, SENT, FAILED, CANCELLED = (
 )
 KEPT_ON_RESET = ("queue_id", "message_id", "created_at")
 RACE_TRIES = 4
+NEW_ONLY = {"ConditionExpression": "attribute_not_exists(venue_id)"}
 
 
 class DynamoQueueAdmin(QueueTable):
@@ -72,6 +74,20 @@ class DynamoQueueAdmin(QueueTable):
         if self._apply(moves, []):
             return {name: new.get(name) for name in QUEUE_FIELDS}
         return self._by_id(old["queue_id"])  # as SQL: the row as it is now
+
+    def add_notices(self, items: Sequence[Mapping[str, Any]]) -> int:
+        """Queue manager notices (a digest), each once per (notice_key, recipient): its guard
+        item goes in the item's transaction, so a duplicate cancels only its own write."""
+        added = 0
+        for item in items:
+            writes = new_item_writes(self.dynamo, [item])
+            key = f"notice:{item['notice_key']}:{(item.get('customer_email') or '').lower()}"
+            if key not in unique_keys(item):  # (once queue_items guards notice keys itself)
+                guard = {**guard_key(key), "queue_id": {"S": str(item["queue_id"])}}
+                writes.append({"Put": {"TableName": self.table, "Item": guard, **NEW_ONLY}})
+            if transact(self.dynamo, writes) is None:
+                added += 1
+        return added
 
     def cancel(self, queue_id: str, *, now: datetime, reason: str) -> bool:
         """pending → cancelled (the reply too); False in any other status."""

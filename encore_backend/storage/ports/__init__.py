@@ -27,7 +27,9 @@ from encore_backend.storage.ports.operations import (
     ScheduledJobsView,
 )
 from encore_backend.storage.ports.source import (
+    DigestSource,
     FeedbackStore,
+    ManagerPrefStore,
     MonthlyStatsStore,
     TokenStore,
     TrendStore,
@@ -42,11 +44,13 @@ __all__ = [
     "Claim",
     "CleanupRule",
     "CleanupStore",
+    "DigestSource",
     "EmailQueueStore",
     "FeedbackStore",
     "JobControlStore",
     "JobRunStore",
     "LeaseStore",
+    "ManagerPrefStore",
     "MonthlyStatsStore",
     "OpsCountStore",
     "Permit",

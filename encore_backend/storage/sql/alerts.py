@@ -41,6 +41,7 @@ SCAN_COLUMNS = (
     m.venue_settings.c.alert_notify_min_level,
     m.venues.c.webhook_url,
     m.venues.c.manager_emails,
+    m.venues.c.timezone,
 )
 
 
