@@ -72,6 +72,7 @@ def real_ids(ctx: Container) -> dict[str, str]:
         "response_id": reply["response_id"],
         "queue_id": item["queue_id"],
         "job_id": "stats_aggregator",
+        "email": f"manager@{VENUE}.example",  # the venue's manager address (factories)
     }
 
 
