@@ -115,8 +115,3 @@ def quiet_end(quiet: tuple[int, int], *, now: datetime, tz: str | None) -> datet
     ends = datetime.combine(day, time(end), tzinfo=zone).astimezone(UTC)
     return max(ends, now)
 
-
-def local_hour_start(now: datetime, tz: str | None) -> datetime:
-    """The start of the venue-local hour holding `now`, in UTC."""
-    local = now.astimezone(zone_of(tz))
-    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
