@@ -114,4 +114,3 @@ def quiet_end(quiet: tuple[int, int], *, now: datetime, tz: str | None) -> datet
         day += timedelta(days=1)
     ends = datetime.combine(day, time(end), tzinfo=zone).astimezone(UTC)
     return max(ends, now)
-
