@@ -19,11 +19,13 @@ from encore_backend.storage.ports import (
     AlertStore,
     ChannelStore,
     CleanupStore,
+    DigestSource,
     EmailQueueStore,
     FeedbackStore,
     JobControlStore,
     JobRunStore,
     LeaseStore,
+    ManagerPrefStore,
     MonthlyStatsStore,
     OpsCountStore,
     RateLimitStore,
@@ -39,6 +41,7 @@ from encore_backend.storage.ports import (
 from encore_backend.storage.sql.alerts import SqlAlertStore
 from encore_backend.storage.sql.channels import SqlChannelStore
 from encore_backend.storage.sql.cleanup import SqlCleanupStore
+from encore_backend.storage.sql.digests import SqlDigestSource
 from encore_backend.storage.sql.email_queue import SqlEmailQueueStore
 from encore_backend.storage.sql.engine import is_sqlite_url, make_engine
 from encore_backend.storage.sql.feedback import SqlFeedbackStore
@@ -46,6 +49,7 @@ from encore_backend.storage.sql.job_controls import SqlJobControlStore
 from encore_backend.storage.sql.job_runs import SqlJobRunStore
 from encore_backend.storage.sql.job_store import SqlJobStore
 from encore_backend.storage.sql.leases import SqlLeaseStore
+from encore_backend.storage.sql.manager_prefs import SqlManagerPrefStore
 from encore_backend.storage.sql.monthly_stats import SqlMonthlyStatsStore
 from encore_backend.storage.sql.ops_counts import SqlOpsCountStore
 from encore_backend.storage.sql.rate_limits import SqlRateLimitStore
@@ -87,6 +91,8 @@ class Container:
     cleanup: CleanupStore
     ops_counts: OpsCountStore
     trends: TrendStore
+    manager_prefs: ManagerPrefStore
+    digests: DigestSource
     job_store: JobStoreFactory  # a new APScheduler job store for each scheduler started
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -131,6 +137,8 @@ def build(
         tokens=SqlTokenStore(engine),
         rate_limits=SqlRateLimitStore(engine),
         trends=SqlTrendStore(engine),
+        manager_prefs=SqlManagerPrefStore(engine),
+        digests=SqlDigestSource(engine),
     )
     return replace(ctx, **overrides) if overrides else ctx
 

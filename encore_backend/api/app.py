@@ -11,7 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from encore_backend.api.errors import validation_error
 from encore_backend.api.methods import AllowEveryMethod
 from encore_backend.api.responses import ANY, errors
-from encore_backend.api.routes import admin_jobs, alerts, feedback, health, stats, tokens, venues
+from encore_backend.api.routes import (
+    admin_jobs,
+    alerts,
+    feedback,
+    health,
+    manager_preferences,
+    stats,
+    tokens,
+    venues,
+)
 from encore_backend.api.routes import channels as channel_routes
 from encore_backend.api.routes import feedback_batch as batch_routes
 from encore_backend.api.routes import metrics as metrics_routes
@@ -84,6 +93,7 @@ def create_app(ctx: Container, *, start_scheduler: bool = True) -> FastAPI:
     app.include_router(reports_routes.router)
     app.include_router(replies_routes.router)
     app.include_router(unsubscribe_routes.router)
+    app.include_router(manager_preferences.router)
     app.include_router(metrics_routes.router)
     run_metrics()  # count this process's job runs from now on
     install_web(app)  # the dashboards, and "/" (the sign-in page or the user's home)

@@ -93,6 +93,7 @@ class EmailKind(StrEnum):
     REPORT = "report"
     ALERT = "alert"
     ESCALATION = "escalation"  # bad feedback still unanswered past its deadline (notice_key)
+    DIGEST = "digest"
 
 
 class QueueStatus(StrEnum):

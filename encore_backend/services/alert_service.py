@@ -27,7 +27,7 @@ from encore_backend.domain.alert_rules import (
 from encore_backend.domain.enums import AlertLevel
 from encore_backend.notify.channels import ALERT_CREATED, ID_NAMESPACE, deliveries_for
 from encore_backend.notify.channels import delivery_id_for as delivery_id_for
-from encore_backend.services.manager_mail import ALERT, manager_items
+from encore_backend.services.manager_mail import ALERT, Prefs, manager_items
 from encore_backend.storage.ports import SavedScan
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ log = logging.getLogger("encore.alerts")
 
 BATCH_SIZE = 500
 ALERT_EMAIL_MAX_AGE = timedelta(days=1)  # older feedback raises its alert but mails no manager
+MAILED_LEVELS = (AlertLevel.CRITICAL, AlertLevel.HIGH)  # high: to `immediate` managers only
 PUBLIC_FIELDS = ("alert_id", "venue_id", "feedback_id", "level", "title", "description", "reasons")
 History = dict[tuple[int, str], list[tuple[datetime, int]]]
 # Alert and delivery ids derive from the feedback (ID_NAMESPACE, notify/channels.py): a scan
@@ -100,6 +101,7 @@ def detect(
 def scan_batch(ctx: Container, rows: Sequence[Mapping[str, Any]], *, now: datetime) -> SavedScan:
     """Evaluate one loaded batch and write its alerts, deliveries and scan marks."""
     history = low_rating_history(ctx, rows)
+    prefs = PrefsOnce(ctx)
     found: list[tuple[Mapping[str, Any], dict[str, Any]]] = []
     emails: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -108,8 +110,11 @@ def scan_batch(ctx: Container, rows: Sequence[Mapping[str, Any]], *, now: dateti
             continue
         alert = alert_row(row, draft, now=now)
         found.append((row, alert))
-        if draft.level == AlertLevel.CRITICAL and is_recent(row, now):
-            emails[alert["alert_id"]] = alert_emails(ctx, row, alert, now=now)
+        if draft.level in MAILED_LEVELS and is_recent(row, now):
+            prefs.load(rows)
+            mail = alert_emails(ctx, row, alert, now=now, prefs=prefs.of(row["venue_id"]))
+            if mail:
+                emails[alert["alert_id"]] = mail
     deliveries = alert_deliveries(ctx, found, now=now)
     ids = [int(r["feedback_id"]) for r in rows]
     return ctx.alerts.save_scan(
@@ -165,16 +170,41 @@ def is_recent(row: Mapping[str, Any], now: datetime) -> bool:
     return as_utc(row["created_at"]) >= now - ALERT_EMAIL_MAX_AGE
 
 
+class PrefsOnce:
+    """The manager preferences of a batch's venues, read once and only when an alert mails."""
+
+    def __init__(self, ctx: Container) -> None:
+        self.ctx = ctx
+        self.loaded: Mapping[str, Prefs] | None = None
+
+    def load(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if self.loaded is None:
+            self.loaded = self.ctx.manager_prefs.for_venues({r["venue_id"] for r in rows})
+
+    def of(self, venue_id: str) -> Prefs:
+        return (self.loaded or {}).get(venue_id, {})
+
+
 def alert_emails(
-    ctx: Container, row: Mapping[str, Any], alert: Mapping[str, Any], *, now: datetime
+    ctx: Container,
+    row: Mapping[str, Any],
+    alert: Mapping[str, Any],
+    *,
+    now: datetime,
+    prefs: Prefs | None = None,
 ) -> list[dict[str, Any]]:
-    """A critical alert's email to each of the venue's managers (SPEC §7), due now."""
+    """A critical or high alert's email to each of the venue's managers that wants it (SPEC §7,
+    manager preferences: critical to all but weekly/none, high to `immediate` only), at once or
+    at the end of the address's quiet hours."""
     return manager_items(
         ctx.settings,
         kind=ALERT,
         venue_id=alert["venue_id"],
         manager_emails=row["manager_emails"],
         now=now,
+        prefs=prefs,
+        level=alert["level"],
+        timezone=row.get("timezone"),
         alert_id=alert["alert_id"],
         feedback_id=alert["feedback_id"],
     )

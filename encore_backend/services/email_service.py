@@ -38,7 +38,11 @@ from encore_backend.providers.errors import (
     ProviderError,
     TransientProviderError,
 )
-from encore_backend.services.manager_mail import manager_message
+from encore_backend.services.manager_mail import (  # noqa: F401 (re-exported)
+    DEV_UNSUBSCRIBE_SECRET,
+    manager_message,
+    unsubscribe_secret,
+)
 from encore_backend.services.pacing import PermitStock, RunClock, backoff_seconds, run_budget
 
 if TYPE_CHECKING:
@@ -57,8 +61,6 @@ SEND_TRIES = 3
 TRY_BASE_SECONDS = 1.0
 TRY_MAX_WAIT_SECONDS = 8.0  # a provider asking for longer is left to a later run
 PREVIEW_LIMIT = 100  # due items a dry run lists (the count covers them all)
-# Without ENCORE_UNSUBSCRIBE_SECRET or ENCORE_ADMIN_TOKEN (a dev set-up), links use this key.
-DEV_UNSUBSCRIBE_SECRET = "encore-dev-unsubscribe-secret"
 
 
 @dataclass
@@ -79,13 +81,6 @@ class SendReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.expired += other.expired
         self.out_of_budget = self.out_of_budget or other.out_of_budget
-
-
-def unsubscribe_secret(settings: Settings) -> str:
-    """The key of unsubscribe links (the /unsubscribe page verifies with the same one)."""
-    return (
-        settings.encore_unsubscribe_secret or settings.encore_admin_token or DEV_UNSUBSCRIBE_SECRET
-    )
 
 
 def email_sender(ctx: Container) -> EmailSender:

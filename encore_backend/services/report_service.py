@@ -101,10 +101,11 @@ def produce_reports(
     # Only the newest due period is mailed, judged over everything due (stored or not): a run
     # that catches up older periods, or loses a race for some, never mails an older one.
     newest = plan.newest_starts()
+    prefs = ctx.manager_prefs.for_venues({d.venue_id for d in plan.missing})
 
     def emails(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
         mailed = [r for r in stored if r["period_start"] == newest[r["venue_id"]]]
-        return report_items(ctx.settings, by_id, mailed, now=now)
+        return report_items(ctx.settings, by_id, mailed, now=now, prefs=prefs)
 
     created = ctx.reports.insert(rows, emails=emails)
     return ReportRun(venues=len(plan.venues), missing=len(plan.missing), created=created)

@@ -28,7 +28,7 @@ from encore_backend.domain.response_deadline import (
 )
 from encore_backend.notify.channels import channel_delivery_id, deliveries_for
 from encore_backend.services.alert_service import public_alert
-from encore_backend.services.manager_mail import ESCALATION, manager_items
+from encore_backend.services.manager_mail import ESCALATION, Prefs, manager_items
 
 if TYPE_CHECKING:
     from encore_backend.bootstrap import Container
@@ -122,7 +122,8 @@ def escalate(
 ) -> None:
     """Claim and escalate `found`; the store skips any another run escalated first."""
     alerts = {o.feedback_id: o.alert for o in found if o.alert is not None}
-    emails = {o.feedback_id: escalation_emails(ctx, venue, o, now=now) for o in found}
+    prefs = ctx.manager_prefs.for_venues([venue["venue_id"]]).get(venue["venue_id"], {})
+    emails = {o.feedback_id: escalation_emails(ctx, venue, o, now=now, prefs=prefs) for o in found}
     channels = ctx.channels.active_for_venues([venue["venue_id"]]).get(venue["venue_id"], [])
     deliveries = {
         o.feedback_id: escalation_deliveries(
@@ -148,9 +149,16 @@ def escalate(
 
 
 def escalation_emails(
-    ctx: Container, venue: Mapping[str, Any], overdue: Overdue, *, now: datetime
+    ctx: Container,
+    venue: Mapping[str, Any],
+    overdue: Overdue,
+    *,
+    now: datetime,
+    prefs: Prefs | None = None,
 ) -> list[dict[str, Any]]:
-    """The escalation email to each manager, with what it shows stored as its payload."""
+    """The escalation email to each manager that wants it (preferences: standard and
+    immediate at once or after their quiet hours; digest readers see it in the digest), with
+    what it shows stored as its payload."""
     fid = overdue.feedback_id
     reply = ctx.replies.for_feedback(fid)
     payload = {
@@ -171,6 +179,9 @@ def escalation_emails(
         venue_id=venue["venue_id"],
         manager_emails=venue.get("manager_emails"),
         now=now,
+        prefs=prefs,
+        level=escalation_level(overdue.alert_level).value,
+        timezone=venue.get("timezone"),
         notice_key=f"escalation:{fid}",
         payload=payload,
         feedback_id=fid,

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from encore_backend.web import auth
-from encore_backend.web.routes import admin, session, venue
+from encore_backend.web.routes import admin, session, settings, venue
 from encore_backend.web.routes import channels as channel_pages
 from encore_backend.web.templating import STATIC_DIR, render
 
@@ -44,7 +44,7 @@ async def csrf_rejected(request: Request, _exc: Exception) -> Response:
 def install_web(app: FastAPI) -> None:
     """Mount /static, add the page routers (including "/") and the pages' error handlers."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (session, venue, admin, channel_pages):
+    for module in (session, venue, settings, admin, channel_pages):
         app.include_router(module.router)
     app.add_exception_handler(auth.SignInRequired, to_signin)
     app.add_exception_handler(auth.PageNotFound, not_found)

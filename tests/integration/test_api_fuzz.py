@@ -76,6 +76,7 @@ def real_ids(ctx: Container) -> dict[str, str]:
         "queue_id": item["queue_id"],
         "job_id": "stats_aggregator",
         "channel_id": channel["channel_id"],
+        "email": f"manager@{VENUE}.example",  # the venue's manager address (factories)
     }
 
 

@@ -37,7 +37,7 @@ __all__ = ["client"]
 VENUE_A, VENUE_B = "alpha", "bravo"
 SKIPPED = ("/docs", "/openapi.json", "/redoc", "/health")
 # Routes meant to be reachable without a bearer token; anything else public is a bug.
-PUBLIC_PATHS = {"/", "/metrics", "/unsubscribe/{token}"}
+PUBLIC_PATHS = {"/", "/metrics", "/unsubscribe/{token}", "/unsubscribe/manager/{token}"}
 # Path parameters that do not name venue data (admin-only routes use them).
 NOT_VENUE_DATA = {"job_id"}
 # Bodies for routes that need one; venue A in a body makes it venue A's request.
@@ -49,6 +49,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/feedback/batch"): {"items": [{"venue_id": VENUE_A, "rating": 5}]},
     ("POST", "/api/alerts/{alert_id}/acknowledge"): {"acknowledged_by": "matrix"},
     ("POST", "/api/venues/{venue_id}/channels"): {"type": "slack", "url": "https://hooks.test/x"},
+    ("PUT", "/api/venues/{venue_id}/manager-preferences/{email}"): {"mode": "none"},
 }
 
 
@@ -304,11 +305,15 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/static"): PUBLIC_200,
     ("GET", "/unsubscribe/{token}"): (404,) * 5,  # public, and a forged link is refused
     ("POST", "/unsubscribe/{token}"): (404,) * 5,
+    ("GET", "/unsubscribe/manager/{token}"): (404,) * 5,
+    ("POST", "/unsubscribe/manager/{token}"): (404,) * 5,
     ("POST", "/api/venues"): (201, 403, 403, 403, 401),
     ("GET", "/api/venues"): (200, 200, 200, 403, 401),
     ("GET", "/api/venues/{venue_id}"): OWN_VENUE,
     ("GET", "/api/venues/{venue_id}/settings"): OWN_VENUE,
     ("PATCH", "/api/venues/{venue_id}/settings"): OWN_VENUE,
+    ("GET", "/api/venues/{venue_id}/manager-preferences"): OWN_VENUE,
+    ("PUT", "/api/venues/{venue_id}/manager-preferences/{email}"): OWN_VENUE,
     ("POST", "/api/admin/tokens"): (201, 403, 403, 403, 401),
     ("POST", "/api/feedback"): (201, 201, 404, 201, 401),
     # 200 for every caller: venue B's manager gets the item refused in the results (its test).
@@ -353,6 +358,10 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/venues/{venue_id}/channels"): PAGE_OWN_VENUE,
     ("POST", "/venues/{venue_id}/channels/{channel_id}/delete"): PAGE_OWN_VENUE,
     ("POST", "/venues/{venue_id}/channels/{channel_id}/test"): PAGE_OWN_VENUE,
+    ("GET", "/venues/{venue_id}/settings"): (200, 200, 404, 303, 303),
+    # A form with only its CSRF token: no manager address (404), no deadline (422, re-shown).
+    ("POST", "/venues/{venue_id}/settings/emails"): (404, 404, 404, 303, 303),
+    ("POST", "/venues/{venue_id}/settings/voice"): (422, 422, 404, 303, 303),
     ("GET", "/admin"): (200, 404, 404, 303, 303),
     ("GET", "/admin/jobs/{job_id}"): (200, 404, 404, 303, 303),
     ("POST", "/admin/jobs/{job_id}/run"): PAGE_ADMIN,
@@ -360,6 +369,7 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/admin/email-queue/{queue_id}/requeue"): PAGE_ADMIN,
 }
 EXTRA_IDS = {"token": "forged.token", "action": "pause", "path": "app.css"}
+EXTRA_IDS["email"] = f"manager@{VENUE_A}.example"  # the venue's manager (factories)
 QUERIES = {"/api/venues/{venue_id}/alerts/stream": "?max_seconds=0.05"}
 
 
@@ -429,7 +439,7 @@ def test_route_by_role(
     kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
     if page and method == "POST":
         kwargs["data"] = {"csrf_token": csrf_for(token) if token else ""}
-    elif method in ("POST", "PATCH"):
+    elif method in ("POST", "PATCH", "PUT"):
         kwargs["json"] = BODIES.get(key, {})
     response = client.request(method, table_url(world, path), **kwargs)
     assert response.status_code == expected, f"{caller} {method} {path}: {response.text[:300]}"

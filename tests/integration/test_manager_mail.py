@@ -82,7 +82,8 @@ def test_a_daily_report_is_emailed_once_to_each_manager(
     message = handler.messages[0]
     assert message["Subject"].startswith("Daily report for Venue v1")
     assert "2026-03-08" in message["Subject"]
-    assert message["List-Unsubscribe"] is None  # staff mail, not marketing
+    assert "/unsubscribe/manager/" in message["List-Unsubscribe"]  # one-click (issue 13)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html, text = html_of(message), text_of(message)
     assert "&lt;script&gt;" in html and "<script>" not in html
     assert NASTY in text

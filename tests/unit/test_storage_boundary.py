@@ -108,7 +108,7 @@ def shape(function: Any) -> list[tuple[str, Any, Any]]:
 
 def test_every_store_of_the_container_is_typed_by_a_port() -> None:
     ports = dict(port_fields())
-    assert len(ports) == 18
+    assert len(ports) == 21
     assert {"engine", "settings", "clock", "job_store", "extras"}.isdisjoint(ports)
 
 

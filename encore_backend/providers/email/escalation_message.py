@@ -43,6 +43,7 @@ def build_escalation_message(
     date: datetime,
     message_id: str | None = None,
     headers: Mapping[str, str] | None = None,
+    unsubscribe_url: str = "",
 ) -> EmailMessage:
     """The escalation: the rating, the customer's words, the deadline and how overdue it is
     now (at sending), and a link to the dashboard where the reply waits."""
@@ -67,6 +68,7 @@ def build_escalation_message(
         "alert_title": str(payload.get("alert_title") or ""),
         "reply_status": str(payload.get("reply_status") or ""),
         "dashboard_url": dashboard_url,
+        "unsubscribe_url": unsubscribe_url,
     }
     return build_html_message(
         subject=subject,

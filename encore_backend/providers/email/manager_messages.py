@@ -1,8 +1,11 @@
-"""The emails to a venue's managers: the daily/weekly report and the alert notification.
+"""The emails to a venue's managers: the daily/weekly report, the alert notification and the daily
+digest.
 
-Operational mail to staff, so no List-Unsubscribe. Everything shown comes from stored documents
-(the report content, alert reasons) and customer comments: the HTML templates escape every value,
-and missing figures (an empty period) read "no data", never "None" or "nan".
+Each carries a visible link to the manager's one-click unsubscribe (`unsubscribe_url`; the
+List-Unsubscribe headers are the caller's, services/manager_mail). Everything shown comes from
+stored documents (the report content, alert reasons, digest payload) and customer comments: the
+HTML templates escape every value, and missing figures (an empty period) read "no data", never
+"None" or "nan".
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def build_report_message(
     date: datetime,
     message_id: str | None = None,
     headers: Mapping[str, str] | None = None,
+    unsubscribe_url: str = "",
 ) -> EmailMessage:
     """The daily/weekly report: figures with their change, ratings chart, issues and alerts."""
     subject = report_subject(venue_name, kind, first_day, last_day)
@@ -96,6 +100,7 @@ def build_report_message(
         "chart": chart is not None,
         "chart_cid": CHART_CID,
         "chart_size": (WIDTH // 2, HEIGHT // 2),
+        "unsubscribe_url": unsubscribe_url,
     }
     return build_html_message(
         subject=subject,
@@ -274,6 +279,7 @@ def build_alert_message(
     date: datetime,
     message_id: str | None = None,
     headers: Mapping[str, str] | None = None,
+    unsubscribe_url: str = "",
 ) -> EmailMessage:
     """An alert for the managers: what was detected, why, when, and the customer's words."""
     level_name = (level or "").strip().lower() or "critical"
@@ -292,6 +298,7 @@ def build_alert_message(
         "customer_name": (customer_name or "").strip(),
         "comment": (comment or "").strip(),
         "dashboard_url": dashboard_url,
+        "unsubscribe_url": unsubscribe_url,
     }
     return build_html_message(
         subject=subject,
@@ -367,3 +374,64 @@ def unanswered_rows(
 
 def _local(moment: datetime | None, zone: tzinfo) -> str:
     return moment.astimezone(zone).strftime("%a %d %b %H:%M") if moment else ""
+
+
+def build_digest_message(
+    *,
+    to: str,
+    from_addr: str,
+    venue_name: str,
+    content: Mapping[str, Any],
+    dashboard_url: str,
+    date: datetime,
+    message_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    unsubscribe_url: str = "",
+) -> EmailMessage:
+    """A manager's daily digest (services/digest_service content): the day's alerts by level,
+    the critical and high ones listed, bad feedback still unanswered, feedback and replies."""
+    period = content.get("period") or {}
+    subject = f"Daily digest for {venue_name}: {period.get('date', '')}".strip()
+    counts = content.get("alert_counts") or {}
+    context = {
+        "subject": subject,
+        "venue_name": venue_name,
+        "day": period_label("daily", str(period.get("date", "")), ""),
+        "timezone": period.get("timezone") or "",
+        "alert_counts": [
+            {"level": level, "count": int(_number(counts.get(level)) or 0)}
+            for level in LEVEL_COLOURS
+        ],
+        "level_colours": LEVEL_COLOURS,
+        "alerts": [
+            {"level": str(a.get("level") or ""), "title": str(a.get("title") or "Alert")}
+            for a in content.get("alerts") or []
+            if isinstance(a, Mapping)
+        ],
+        "feedback": int(_number(content.get("feedback")) or 0),
+        "replies": int(_number(content.get("replies")) or 0),
+        "unanswered_count": int(_number(content.get("unanswered_count")) or 0),
+        "unanswered": [_unanswered(f) for f in content.get("unanswered") or []],
+        "dashboard_url": dashboard_url,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    return build_html_message(
+        subject=subject,
+        to=to,
+        from_addr=from_addr,
+        text=render_template("digest.txt.j2", **context),
+        html=render_template("digest.html.j2", **context),
+        date=date,
+        message_id=message_id,
+        headers=headers,
+    )
+
+
+def _unanswered(item: Mapping[str, Any]) -> dict[str, str]:
+    rating = _number(item.get("rating"))
+    return {
+        "rating": f"{int(rating)} of 5" if rating is not None else "",
+        "customer_name": str(item.get("customer_name") or "").strip() or "A customer",
+        "comment": str(item.get("comment") or "").strip(),
+        "overdue": "overdue" if item.get("escalated") else "",
+    }

@@ -1,4 +1,7 @@
-"""Signed unsubscribe tokens for the List-Unsubscribe link: HMAC-SHA256, URL-safe, no expiry."""
+"""Signed unsubscribe tokens for the List-Unsubscribe link: HMAC-SHA256, URL-safe, no expiry.
+
+A customer's token names (customer, address); a manager's names (venue, address) and is signed
+under another context, so neither kind of token passes for the other."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 _CONTEXT = b"encore-unsubscribe-v1:"
+_MANAGER_CONTEXT = b"encore-manager-unsubscribe-v1:"
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -50,11 +54,48 @@ def unsubscribe_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/unsubscribe/{token}"
 
 
-def _mac(payload: str, secret: str | bytes) -> bytes:
+@dataclass(frozen=True)
+class ManagerUnsubscribeClaim:
+    """Which venue's manager address a valid manager token switches off."""
+
+    venue_id: str
+    email: str
+
+
+def make_manager_unsubscribe_token(*, venue_id: str, email: str, secret: str | bytes) -> str:
+    """As a customer's token, for (venue, lower-cased manager address)."""
+    body = json.dumps({"v": str(venue_id), "e": email.strip().lower()}, separators=(",", ":"))
+    payload = _b64(body.encode())
+    return f"{payload}.{_b64(_mac(payload, secret, _MANAGER_CONTEXT))}"
+
+
+def verify_manager_unsubscribe_token(
+    token: str, *, secret: str | bytes
+) -> ManagerUnsubscribeClaim | None:
+    """The claim when the manager token is intact and signed with this secret, else None."""
+    payload, dot, signature = token.strip().partition(".")
+    if not dot or not payload:
+        return None
+    try:
+        expected = _b64(_mac(payload, secret, _MANAGER_CONTEXT))
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            return None
+        data = json.loads(_unb64(payload))
+        return ManagerUnsubscribeClaim(venue_id=str(data["v"]), email=str(data["e"]))
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return None
+
+
+def manager_unsubscribe_url(public_url: str, token: str) -> str:
+    """{ENCORE_PUBLIC_URL}/unsubscribe/manager/{token}."""
+    return f"{public_url.rstrip('/')}/unsubscribe/manager/{token}"
+
+
+def _mac(payload: str, secret: str | bytes, context: bytes = _CONTEXT) -> bytes:
     key = secret.encode() if isinstance(secret, str) else secret
     if not key:
         raise ValueError("unsubscribe secret must not be empty")
-    return hmac.new(key, _CONTEXT + payload.encode(), hashlib.sha256).digest()
+    return hmac.new(key, context + payload.encode(), hashlib.sha256).digest()
 
 
 def _b64(data: bytes) -> str:

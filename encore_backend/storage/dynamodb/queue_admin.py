@@ -7,7 +7,7 @@ is put with the item in one transaction, so two approvals racing queue it once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ PENDING, SENDING, SENT, FAILED, CANCELLED = (
 )
 KEPT_ON_RESET = ("queue_id", "message_id", "created_at")
 RACE_TRIES = 4
+NEW_ONLY = {"ConditionExpression": "attribute_not_exists(venue_id)"}
 
 
 class DynamoQueueAdmin(QueueTable):
@@ -72,6 +73,11 @@ class DynamoQueueAdmin(QueueTable):
         if self._apply(moves, []):
             return {name: new.get(name) for name in QUEUE_FIELDS}
         return self._by_id(old["queue_id"])  # as SQL: the row as it is now
+
+    def add_notices(self, items: Sequence[Mapping[str, Any]]) -> int:
+        """Queue manager notices (a digest), each once per (notice_key, recipient): its guard
+        item goes in the item's transaction, so a duplicate cancels only its own write."""
+        return sum(transact(self.dynamo, new_item_writes(self.dynamo, [i])) is None for i in items)
 
     def cancel(self, queue_id: str, *, now: datetime, reason: str) -> bool:
         """pending → cancelled (the reply too); False in any other status."""

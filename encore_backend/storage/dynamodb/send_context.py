@@ -42,6 +42,8 @@ def send_context(
         row.update(_report(dynamo, str(item["report_id"])))
     elif item["kind"] == EmailKind.ALERT and item["alert_id"] is not None:
         row.update(_alert(dynamo, str(item["alert_id"])))
+    elif item["kind"] == EmailKind.DIGEST:
+        row["content"] = item.get("payload")  # computed when queued
     content = row["content"] if item["kind"] == EmailKind.REPORT else None
     found = source.send_context_source(
         venue_id=item["venue_id"], feedback_id=item["feedback_id"], content=content or None

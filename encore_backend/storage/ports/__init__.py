@@ -28,7 +28,9 @@ from encore_backend.storage.ports.operations import (
 )
 from encore_backend.storage.ports.source import (
     ChannelStore,
+    DigestSource,
     FeedbackStore,
+    ManagerPrefStore,
     MonthlyStatsStore,
     TokenStore,
     TrendStore,
@@ -44,11 +46,13 @@ __all__ = [
     "Claim",
     "CleanupRule",
     "CleanupStore",
+    "DigestSource",
     "EmailQueueStore",
     "FeedbackStore",
     "JobControlStore",
     "JobRunStore",
     "LeaseStore",
+    "ManagerPrefStore",
     "MonthlyStatsStore",
     "OpsCountStore",
     "Permit",

@@ -174,6 +174,10 @@ class EmailQueueStore(Protocol):
         """Queue a reply (a new item, or its unsent item reset); None when it is being sent or
         was sent."""
 
+    def add_notices(self, items: Sequence[Mapping[str, Any]]) -> int:
+        """Queue manager notices (notice_key set), each once per (notice_key, recipient); how
+        many were new."""
+
     def cancel(self, queue_id: str, *, now: datetime, reason: str) -> bool:
         """pending → cancelled (the reply too); False in any other status."""
 

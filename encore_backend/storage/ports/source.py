@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from encore_backend.domain.enums import DeliveryStatus
+from encore_backend.domain.manager_prefs import Pref
 
 
 class VenueStore(Protocol):
@@ -226,3 +227,28 @@ class MonthlyStatsStore(Protocol):
 
     def list_for_venue(self, venue_id: str, *, limit: int) -> list[dict[str, Any]]:
         """The venue's newest `limit` months, oldest first."""
+
+
+class ManagerPrefStore(Protocol):
+    """Manager preferences (`manager_preferences`): no row = the standard emails."""
+
+    def for_venues(self, venue_ids: Iterable[str]) -> dict[str, dict[str, Pref]]:
+        """venue_id → {lower-cased address → Pref}, in one query."""
+
+    def for_venue(self, venue_id: str) -> dict[str, Pref]: ...
+
+    def digest_subscribers(self) -> dict[str, dict[str, Pref]]:
+        """Every stored `digest` preference, by venue."""
+
+    def put(self, venue_id: str, email: str, pref: Pref | None, *, now: datetime) -> None:
+        """Store (upsert) the address's preference; None deletes it."""
+
+
+class DigestSource(Protocol):
+    """The SQL facts of a manager's daily digest (feedback and its replies)."""
+
+    def feedback_facts(
+        self, venue_id: str, *, since: datetime, until: datetime, backlog_since: datetime
+    ) -> dict[str, Any]:
+        """{feedback: count created in [since, until), replies: count answered in it,
+        unanswered: [bad feedback created in [backlog_since, until) without a sent reply]}."""

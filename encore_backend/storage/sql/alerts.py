@@ -43,6 +43,7 @@ SCAN_COLUMNS = (
     m.venues.c.webhook_url,
     m.venues.c.name.label("venue_name"),
     m.venues.c.manager_emails,
+    m.venues.c.timezone,
 )
 
 

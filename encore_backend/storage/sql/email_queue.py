@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from encore_backend.domain.enums import EmailKind, FeedbackStatus, QueueStatus, ReplyStatus
 from encore_backend.domain.queue_moves import OperatorMove, cancel_move, requeue_move
@@ -41,7 +42,7 @@ PENDING, SENDING, SENT, FAILED, CANCELLED = (
 )
 OUTCOME_UNKNOWN = "outcome unknown"
 CLAIM_CANDIDATES = 16  # due ids read per claim; one is tried at random so racing workers spread
-REPLY, REPORT = EmailKind.REPLY, EmailKind.REPORT
+REPLY, REPORT, DIGEST = EmailKind.REPLY, EmailKind.REPORT, EmailKind.DIGEST
 QUOTED_COMMENTS = 12  # example comments a report email quotes, at most
 P, A = m.reports.c, m.alerts.c
 # One read for any kind: an item's other references are NULL, so their columns come back None.
@@ -247,7 +248,32 @@ class SqlEmailQueueStore(QueueAdmin):
             item = dict(row._mapping)
             if item["kind"] == REPORT:
                 item["comments"] = _report_comments(conn, item["content"])
+            if item["kind"] == DIGEST:
+                item["content"] = item["payload"]  # computed when queued
         return item
+
+    def add_notices(self, items: Sequence[Mapping[str, Any]]) -> int:
+        """Queue manager notices (items with a notice_key), skipping those whose (notice_key,
+        recipient) is queued already; how many were added."""
+        if not items:
+            return 0
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    keys = sorted({str(i["notice_key"]) for i in items})
+                    query = select(Q.notice_key, Q.customer_email).where(Q.notice_key.in_(keys))
+                    have = {(k, (e or "").lower()) for k, e in conn.execute(query)}
+                    new = [
+                        dict(i)
+                        for i in items
+                        if (i["notice_key"], (i["customer_email"] or "").lower()) not in have
+                    ]
+                    insert_items(conn, new)
+                return len(new)
+            except IntegrityError:  # a racing process queued some first: read again
+                if attempt:
+                    raise
+        return 0
 
     def _claim(self, queue_id: str, *, now: datetime, claim: str, lease_until: datetime) -> bool:
         with self.engine.begin() as conn:
