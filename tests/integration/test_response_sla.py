@@ -28,6 +28,7 @@ from support.webhook_receiver import WebhookReceiver
 
 from encore_backend.bootstrap import Container
 from encore_backend.clock import ManualClock, iso_z
+from encore_backend.domain.manager_prefs import Pref
 from encore_backend.domain.response_deadline import due_at
 from encore_backend.scheduler.jobs import alert_detector, email_sender, response_sla
 from encore_backend.services import alert_service, feedback_service, sla_service
@@ -334,3 +335,29 @@ def test_the_webhook_goes_only_when_the_escalation_reaches_the_venues_level(
     assert body["alert"]["alert_id"] == alert_id_for(sick)
     assert body["alert"]["escalated_at"] == body["feedback"]["escalated_at"] == iso_z(now)
     assert body["feedback"]["due_at"] == iso_z(now)
+
+
+def test_escalation_emails_follow_each_managers_preferences(ctx: Container) -> None:
+    """Standard gets it at once, `weekly` and `digest` get no email (the digest lists it), and
+    `immediate` with quiet hours 22-07 London gets it when the quiet hours end."""
+    venue(ctx)
+    managers = ["std@v.example", "weekly@v.example", "digest@v.example", "night@v.example"]
+    with ctx.engine.begin() as conn:
+        conn.execute(update(m.venues).values(manager_emails=managers))
+    prefs = {
+        "weekly@v.example": Pref("weekly"),
+        "digest@v.example": Pref("digest", digest_hour=7),
+        "night@v.example": Pref("immediate", quiet_start_hour=22, quiet_end_hour=7),
+    }
+    for address, pref in prefs.items():
+        ctx.manager_prefs.put("v1", address, pref, now=BEFORE_CHANGE)
+    created = datetime(2026, 1, 10, 23, 0, tzinfo=UTC)  # GMT: due 23:00 the next day, quiet
+    fid = bad(ctx, created)
+
+    response_sla.run(ctx, created + timedelta(hours=24, minutes=5))
+
+    due = {q["customer_email"]: q["scheduled_send_time"] for q in queued_emails(ctx, "v1")}
+    assert set(due) == {"std@v.example", "night@v.example"}
+    assert due["std@v.example"] == created + timedelta(hours=24, minutes=5)
+    assert due["night@v.example"] == datetime(2026, 1, 12, 7, 0, tzinfo=UTC)
+    assert fid in escalated(ctx)
