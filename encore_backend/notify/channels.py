@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import iso_z
 from encore_backend.domain.enums import AlertLevel, DeliveryStatus
+from encore_backend.services.manager_mail import dashboard_url
 
 if TYPE_CHECKING:
     from encore_backend.config import Settings
@@ -73,10 +74,6 @@ class Message:
     feedback_id: int | None
 
 
-def dashboard_link(settings: Settings, venue_id: str) -> str:
-    return f"{settings.encore_public_url.rstrip('/')}/venues/{venue_id}"
-
-
 def message_of(
     venue: Mapping[str, Any],
     *,
@@ -109,7 +106,7 @@ def message_of(
         rating=int(rating) if rating is not None else None,
         comment=excerpt(str(fb.get("comment") or "")),
         detail=detail,
-        link=dashboard_link(settings, venue_id),
+        link=dashboard_url(settings, venue_id),
         feedback_id=_feedback_id(fb, alert),
     )
 

@@ -38,14 +38,7 @@ def create_channel(
     """Add a Slack, Teams or signed-webhook channel for the alert levels it lists (default
     critical and high)."""
     venue_or_404(ctx, principal, venue_id)
-    return channel_service.create_channel(
-        ctx,
-        venue_id=venue_id,
-        channel_type=body.type,
-        url=body.url,
-        levels=[level.value for level in body.levels],
-        name=body.name,
-    )
+    return channel_service.create_channel(ctx, venue_id=venue_id, **body.fields())
 
 
 @router.delete(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -35,6 +35,11 @@ class ChannelCreate(InputModel):
     @classmethod
     def _dedupe(cls, value: list[AlertLevel]) -> list[AlertLevel]:
         return list(dict.fromkeys(value))
+
+    def fields(self) -> dict[str, Any]:
+        """The keyword arguments of channel_service.create_channel."""
+        levels = [level.value for level in self.levels]
+        return {"channel_type": self.type, "url": self.url, "levels": levels, "name": self.name}
 
 
 class ChannelOut(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any
 
 from encore_backend.clock import as_utc
 from encore_backend.providers.email.manager_messages import LEVEL_COLOURS, NEUTRAL, iso_time
-from encore_backend.providers.email.message import build_html_message, render_template
+from encore_backend.providers.email.message import templated_message
 
 
 def overdue_text(hours: float) -> str:
@@ -70,12 +70,11 @@ def build_escalation_message(
         "dashboard_url": dashboard_url,
         "unsubscribe_url": unsubscribe_url,
     }
-    return build_html_message(
-        subject=subject,
+    return templated_message(
+        "escalation",
+        context,
         to=to,
         from_addr=from_addr,
-        text=render_template("escalation.txt.j2", **context),
-        html=render_template("escalation.html.j2", **context),
         date=date,
         message_id=message_id,
         headers=headers,

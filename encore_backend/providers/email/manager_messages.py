@@ -21,12 +21,7 @@ from typing import Any
 
 from encore_backend.clock import as_utc
 from encore_backend.domain.stats_windows import zone_of
-from encore_backend.providers.email.message import (
-    InlineImage,
-    build_html_message,
-    paragraphs,
-    render_template,
-)
+from encore_backend.providers.email.message import InlineImage, paragraphs, templated_message
 from encore_backend.providers.email.png_chart import HEIGHT, STARS, WIDTH, rating_bars_png
 
 CHART_CID = "ratings-chart@encore"
@@ -102,12 +97,11 @@ def build_report_message(
         "chart_size": (WIDTH // 2, HEIGHT // 2),
         "unsubscribe_url": unsubscribe_url,
     }
-    return build_html_message(
-        subject=subject,
+    return templated_message(
+        "report",
+        context,
         to=to,
         from_addr=from_addr,
-        text=render_template("report.txt.j2", **context),
-        html=render_template("report.html.j2", **context),
         date=date,
         message_id=message_id,
         inline_image=chart,
@@ -300,12 +294,11 @@ def build_alert_message(
         "dashboard_url": dashboard_url,
         "unsubscribe_url": unsubscribe_url,
     }
-    return build_html_message(
-        subject=subject,
+    return templated_message(
+        "alert",
+        context,
         to=to,
         from_addr=from_addr,
-        text=render_template("alert.txt.j2", **context),
-        html=render_template("alert.html.j2", **context),
         date=date,
         message_id=message_id,
         headers=headers,
@@ -415,12 +408,11 @@ def build_digest_message(
         "dashboard_url": dashboard_url,
         "unsubscribe_url": unsubscribe_url,
     }
-    return build_html_message(
-        subject=subject,
+    return templated_message(
+        "digest",
+        context,
         to=to,
         from_addr=from_addr,
-        text=render_template("digest.txt.j2", **context),
-        html=render_template("digest.html.j2", **context),
         date=date,
         message_id=message_id,
         headers=headers,

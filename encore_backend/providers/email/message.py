@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -46,6 +47,17 @@ def template_env() -> Environment:
 def render_template(name: str, **context: object) -> str:
     """Render one of providers/email/templates/ (HTML ones escape every value)."""
     return template_env().get_template(name).render(**context)
+
+
+def templated_message(template: str, context: Mapping[str, Any], **envelope: Any) -> EmailMessage:
+    """`<template>.txt.j2` and `<template>.html.j2` rendered with `context` (which holds the
+    subject) as one message; `envelope`: build_html_message's to, from_addr, date, …"""
+    return build_html_message(
+        subject=context["subject"],
+        text=render_template(f"{template}.txt.j2", **context),
+        html=render_template(f"{template}.html.j2", **context),
+        **envelope,
+    )
 
 
 def build_html_message(
@@ -139,12 +151,11 @@ def build_reply_message(
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         **(headers or {}),
     }
-    return build_html_message(
-        subject=subject,
+    return templated_message(
+        "reply",
+        context,
         to=formataddr((to_name, to)) if to_name else to,
         from_addr=from_addr,
-        text=render_template("reply.txt.j2", **context),
-        html=render_template("reply.html.j2", **context),
         date=date,
         reply_to=reply_to,
         message_id=message_id,

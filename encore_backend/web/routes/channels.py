@@ -84,14 +84,7 @@ def add_channel(request: Request, venue_id: str, user: User, fields: Fields) -> 
         )
     except ValidationError:
         return back(venue_id, "invalid")
-    channel_service.create_channel(
-        ctx,
-        venue_id=venue_id,
-        channel_type=body.type,
-        url=body.url,
-        levels=[level.value for level in body.levels],
-        name=body.name,
-    )
+    channel_service.create_channel(ctx, venue_id=venue_id, **body.fields())
     return back(venue_id, "added")
 
 
