@@ -9,6 +9,7 @@ outage escalate each feedback once; a dry run reads the same and writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import as_utc, iso_z
 from encore_backend.config import Settings
+from encore_backend.domain.enums import ReplyStatus
 from encore_backend.domain.response_deadline import (
     BAD_RATING,
     DST_SLACK,
@@ -45,6 +47,7 @@ class Overdue:
     feedback: Mapping[str, Any]
     due_at: datetime
     alert: Mapping[str, Any] | None
+    reply: Mapping[str, Any] | None = None
 
     @property
     def feedback_id(self) -> int:
@@ -109,7 +112,16 @@ def overdue_for(ctx: Container, venue: Mapping[str, Any], *, now: datetime) -> l
         return []
     alerts = ctx.alerts.for_feedbacks([int(r["feedback_id"]) for r, _ in due])
     found = [Overdue(r, d, alerts.get(int(r["feedback_id"]))) for r, d in due]
-    return [o for o in found if needs_reply(o.feedback["rating"], o.alert_level)]
+    bad = [o for o in found if needs_reply(o.feedback["rating"], o.alert_level)]
+    with_replies = [
+        dataclasses.replace(o, reply=ctx.replies.for_feedback(o.feedback_id)) for o in bad
+    ]
+    return [o for o in with_replies if not was_declined(o.reply)]
+
+
+def was_declined(reply: Mapping[str, Any] | None) -> bool:
+    """A manager rejected the reply: they decided how to answer, so it is not overdue."""
+    return reply is not None and reply["status"] == ReplyStatus.REJECTED
 
 
 def escalate(
@@ -160,7 +172,7 @@ def escalation_emails(
     immediate at once or after their quiet hours; digest readers see it in the digest), with
     what it shows stored as its payload."""
     fid = overdue.feedback_id
-    reply = ctx.replies.for_feedback(fid)
+    reply = overdue.reply
     payload = {
         "feedback_id": fid,
         "rating": int(overdue.feedback["rating"]),
@@ -248,7 +260,8 @@ def unanswered_for_report(
     ctx: Container, venue: Mapping[str, Any], *, until: datetime, now: datetime
 ) -> list[dict[str, Any]]:
     """A daily report's `unanswered`: the venue's bad feedback created before `until` still
-    without a sent reply at `now` (not more than MAX_OVERDUE past due), oldest first."""
+    without a sent reply at `now` (not more than MAX_OVERDUE past due; answerable, its reply not
+    rejected), oldest first."""
     sla = venue.get("response_sla_hours")
     start = now - MAX_OVERDUE - timedelta(hours=hours_of(sla)) - DST_SLACK
     rows = ctx.alerts.unanswered(
@@ -263,6 +276,8 @@ def unanswered_for_report(
     for row in rows:
         alert = alerts.get(int(row["feedback_id"]))
         if not needs_reply(row["rating"], str(alert["level"]) if alert else None):
+            continue
+        if was_declined(ctx.replies.for_feedback(int(row["feedback_id"]))):
             continue
         listed.append(
             {

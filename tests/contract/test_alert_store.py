@@ -49,9 +49,16 @@ def venue(ctx: Container, venue_id: str = "v1") -> str:
 
 
 def feedback(ctx: Container, venue_id: str, n: int, **values: Any) -> list[int]:
+    """Rating-1 feedback, each from its own customer a reply can reach."""
     created = values.pop("created_at", NOW - timedelta(hours=1))
     return [
-        make_feedback(ctx.engine, venue_id, created_at=created, rating=1, **values)
+        make_feedback(
+            ctx.engine,
+            venue_id,
+            created_at=created,
+            rating=1,
+            **{"customer_id": make_customer(ctx.engine, now=created), **values},
+        )
         for _ in range(n)
     ]
 

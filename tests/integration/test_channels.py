@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from api_support import ADMIN, field_names, token_for
-from factories import make_feedback, make_venue
+from factories import make_customer, make_feedback, make_venue
 from fastapi.testclient import TestClient
 from reply_support import use_manual_sleep
 from sqlalchemy import Engine, select
@@ -170,7 +170,10 @@ def test_an_overdue_escalation_reaches_the_channels_in_their_formats(
     add_channel(client, "v1", type="slack", url=f"{base}/slack")
     add_channel(client, "v1", type="teams", url=f"{base}/teams")
     add_channel(client, "v1", type="webhook", url=f"{base}/critical-only", levels=["critical"])
-    fid = make_feedback(engine, "v1", created_at=created, rating=2, comment="Cold and slow")
+    guest = make_customer(engine, now=created)
+    fid = make_feedback(
+        engine, "v1", created_at=created, rating=2, comment="Cold and slow", customer_id=guest
+    )
     alert_detector.run(ctx, created)  # a medium alert: no channel wants it
     receiver.requests.clear()
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from factories import make_feedback, make_venue
+from factories import make_customer, make_feedback, make_venue
 from fastapi.testclient import TestClient
 from reply_support import all_rows
 from support.smtp_server import RecordingHandler
@@ -143,7 +143,10 @@ def test_a_digest_at_seven_in_two_time_zones(
     start = datetime(2026, 3, 10, 0, 5, tzinfo=UTC)  # daily_report fires at :05
     # In London's window (Mon 07:00 - Tue 07:00): two feedback, one bad and unanswered.
     make_feedback(ctx.engine, "ldn", created_at=start - timedelta(hours=2), rating=5)
-    bad = make_feedback(ctx.engine, "ldn", created_at=start, rating=1, comment="Cold soup, rude")
+    guest = make_customer(ctx.engine, now=start)  # a reply could reach them
+    bad = make_feedback(
+        ctx.engine, "ldn", created_at=start, rating=1, comment="Cold soup, rude", customer_id=guest
+    )
     seen: dict[str, datetime] = {}
     for hour in range(30):
         now = start + timedelta(hours=hour)

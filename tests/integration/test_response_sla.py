@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from factories import make_feedback, make_venue
+from factories import make_customer, make_feedback, make_venue
 from reply_support import all_rows, use_manual_sleep
 from sqlalchemy import select, update
 from support.derived import queued_emails
@@ -59,8 +59,12 @@ def venue(ctx: Container, venue_id: str = "v1", *, hook: str | None = None, **se
 
 
 def bad(ctx: Container, created_at: datetime, *, rating: int = 1, comment: str = "") -> int:
+    """Bad feedback from a customer a reply can reach (an address, subscribed)."""
     text = comment or "Cold food and nobody came to the table."
-    return make_feedback(ctx.engine, "v1", created_at=created_at, rating=rating, comment=text)
+    guest = make_customer(ctx.engine, now=created_at)
+    return make_feedback(
+        ctx.engine, "v1", created_at=created_at, rating=rating, comment=text, customer_id=guest
+    )
 
 
 def escalated(ctx: Container) -> dict[int, datetime]:
@@ -215,6 +219,51 @@ def test_answered_in_time_and_mild_feedback_is_never_escalated(
     shown = feedback_service.public_feedback(ctx.feedback.get(sick))  # type: ignore[arg-type]
     assert shown["escalated_at"] == created + timedelta(hours=30)
     assert feedback_service.public_feedback(ctx.feedback.get(rude))["escalated_at"] is None  # type: ignore[arg-type]
+
+
+def test_feedback_nobody_can_answer_or_a_manager_declined_is_never_overdue(
+    ctx: Container,
+) -> None:
+    """No address, an unsubscribed customer (their reply is cancelled) or a reply the manager
+    rejected: no reply will ever be sent, so nothing to escalate or count as overdue."""
+    venue(ctx)
+    created = datetime(2026, 5, 6, 8, 0, tzinfo=UTC)
+    anonymous = make_feedback(ctx.engine, "v1", created_at=created, rating=1, comment="Awful.")
+    unsubscribed = bad(ctx, created)
+    declined = bad(ctx, created)
+    waiting = bad(ctx, created)
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            update(m.customers)
+            .where(
+                m.customers.c.customer_id
+                == select(F.customer_id).where(F.feedback_id == unsubscribed).scalar_subquery()
+            )
+            .values(unsubscribed_at=created)
+        )
+        conn.execute(
+            m.ai_responses.insert().values(
+                response_id="r-declined",
+                feedback_id=declined,
+                venue_id="v1",
+                subject="Sorry",
+                body="We are sorry.",
+                status="rejected",
+                provider="template",
+                created_at=created + timedelta(hours=1),
+            )
+        )
+
+    run(ctx, created + timedelta(hours=30))
+
+    assert set(escalated(ctx)) == {waiting}
+    assert anonymous not in escalated(ctx)
+    assert ctx.alerts.count_overdue("v1") == 1
+    venue_row = {**ctx.venues.get("v1"), **ctx.venues.get_settings("v1")}  # type: ignore[dict-item]
+    listed = sla_service.unanswered_for_report(
+        ctx, venue_row, until=created + timedelta(days=1), now=created + timedelta(hours=30)
+    )
+    assert [item["feedback_id"] for item in listed] == [waiting]
 
 
 def test_a_dry_run_lists_what_it_would_escalate_and_writes_nothing(

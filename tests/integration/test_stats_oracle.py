@@ -5,7 +5,8 @@ midnight is skipped or repeated), feedback spread over the 40 days before a rand
 right at local midnights, week and month starts, the 30-day edge and DST changes) and replies in
 every status, the sent ones sent through the queue store at random times, and some feedback
 escalated by the response deadline; when the stats_aggregator's service refreshes the snapshots
-at `now`, expect every §5 field (and `overdue_responses`: escalated, no reply sent) of every
+at `now`, expect every §5 field (and `overdue_responses`: escalated, no reply sent, a customer
+with an address) of every
 venue to equal what plain Python computes from the SPEC text: each instant's local date in the
 venue's zone decides "today", "this week" (Monday start) and "this month"; the trailing 30 days
 are [now - 30 days, now]; empty windows give null.
@@ -20,7 +21,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from factories import make_feedback, make_venue
+from factories import make_customer, make_feedback, make_venue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, update
@@ -60,6 +61,7 @@ class Feedback:
     reply: str | None  # reply status, None = no reply
     sent_at: datetime | None = None
     escalated: bool = False  # response_sla escalated it (feedback.escalated_at set)
+    reachable: bool = True  # from a customer with an address (a reply can be sent)
 
 
 @dataclass
@@ -100,7 +102,7 @@ def oracle(zone_name: str, rows: list[Feedback], now: datetime) -> dict[str, Any
         "response_rate": len(answered) / n if n else None,
         "avg_response_time_hours": sum(hours) / len(hours) if hours else None,
         "csat": sum(f.rating >= 4 for f in recent) / n if n else None,
-        "overdue_responses": sum(f.escalated and f.reply != "sent" for f in rows),
+        "overdue_responses": sum(f.escalated and f.reply != "sent" and f.reachable for f in rows),
     }
 
 
@@ -210,8 +212,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             created = draw(instants(zone, now, now - timedelta(days=40)))
             reply = draw(st.sampled_from(REPLY_STATES))
             sent = draw(instants(zone, now, created)) if reply == "sent" else None
-            escalated = draw(st.booleans())
-            rows.append(Feedback(draw(st.integers(1, 5)), created, reply, sent, escalated))
+            escalated, reachable = draw(st.booleans()), draw(st.booleans())
+            rating = draw(st.integers(1, 5))
+            rows.append(Feedback(rating, created, reply, sent, escalated, reachable))
         scenario.feedback[venue_id] = rows
     return scenario
 
@@ -225,7 +228,14 @@ def write(ctx: Container, scenario: Scenario) -> None:
     for venue_id, zone in scenario.venues.items():
         make_venue(ctx.engine, venue_id, now=FIRST, timezone=zone)
         for row in scenario.feedback[venue_id]:
-            fid = make_feedback(ctx.engine, venue_id, created_at=row.created_at, rating=row.rating)
+            guest = make_customer(ctx.engine, now=FIRST) if row.reachable else None
+            fid = make_feedback(
+                ctx.engine,
+                venue_id,
+                created_at=row.created_at,
+                rating=row.rating,
+                customer_id=guest,
+            )
             if row.escalated:
                 escalate(ctx.engine, fid, row.created_at + timedelta(hours=24))
             if row.reply is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, and_, func, select
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
+from encore_backend.storage.sql.escalations import answerable
 
 F, C = m.feedback.c, m.customers.c
 BAD_RATING = 2  # rated ≤ 2: what the digest lists while unanswered
@@ -36,6 +37,7 @@ class SqlDigestSource:
             venue,
             F.rating <= BAD_RATING,
             F.responded_at.is_(None),
+            answerable(),
             F.created_at >= backlog_since,
             F.created_at < until,
         )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, exists, func, insert, select, update
 
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.engine import read_only
@@ -33,6 +33,16 @@ UNANSWERED_COLUMNS = (
 Write = Callable[[Connection, Sequence[int]], None]
 
 
+def answerable() -> ColumnElement[bool]:
+    """The feedback's customer can be sent a reply (an address, not unsubscribed). Feedback
+    nobody can answer is never overdue: its reply is cancelled, and escalating it would keep it
+    on the overdue list for good."""
+    c = m.customers.alias("reachable")  # its own name: queries that join customers still work
+    return exists().where(
+        c.c.customer_id == F.customer_id, c.c.email.is_not(None), c.c.unsubscribed_at.is_(None)
+    )
+
+
 def unanswered(
     engine: Engine,
     venue_id: str,
@@ -45,7 +55,9 @@ def unanswered(
     """The venue's feedback without a sent reply, oldest first: escalated (True), not yet
     (False) or both (None); a range of ix_feedback_unanswered (venue_id, responded_at,
     escalated_at, created_at)."""
-    query = select(*UNANSWERED_COLUMNS).where(F.venue_id == str(venue_id), F.responded_at.is_(None))
+    query = select(*UNANSWERED_COLUMNS).where(
+        F.venue_id == str(venue_id), F.responded_at.is_(None), answerable()
+    )
     if escalated is not None:
         query = query.where(F.escalated_at.is_not(None) if escalated else F.escalated_at.is_(None))
     if created_from is not None:
@@ -60,9 +72,12 @@ def unanswered(
 
 
 def count_overdue(engine: Engine, venue_id: str) -> int:
-    """How many of the venue's feedback are escalated and still unanswered."""
+    """How many of the venue's feedback are escalated and still unanswered (and answerable)."""
     query = select(func.count()).where(
-        F.venue_id == str(venue_id), F.responded_at.is_(None), F.escalated_at.is_not(None)
+        F.venue_id == str(venue_id),
+        F.responded_at.is_(None),
+        F.escalated_at.is_not(None),
+        answerable(),
     )
     with read_only(engine) as conn:
         return int(conn.execute(query).scalar_one())
@@ -103,6 +118,7 @@ def _lock_claimable(conn: Connection, feedback_ids: Sequence[int]) -> list[int]:
             F.feedback_id.in_(sorted({int(i) for i in feedback_ids})),
             F.escalated_at.is_(None),
             F.responded_at.is_(None),
+            answerable(),
         )
         .order_by(F.feedback_id)
         .with_for_update()

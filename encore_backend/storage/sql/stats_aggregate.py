@@ -21,6 +21,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from encore_backend.domain.enums import PENDING_REPLY_STATUSES
 from encore_backend.domain.stats_windows import StatsWindows
 from encore_backend.storage.sql import models as m
+from encore_backend.storage.sql.escalations import answerable
 from encore_backend.storage.sql.types import UTCDateTime
 
 windows_table = Table(
@@ -136,11 +137,12 @@ def _pending_replies() -> Any:
 
 
 def _overdue() -> Any:
-    """Escalated feedback still without a sent reply, per venue (ix_feedback_unanswered)."""
+    """Escalated feedback still without a sent reply (and answerable), per venue
+    (ix_feedback_unanswered)."""
     f = m.feedback.c
     return (
         select(f.venue_id, func.count().label("overdue_responses"))
-        .where(f.responded_at.is_(None), f.escalated_at.is_not(None))
+        .where(f.responded_at.is_(None), f.escalated_at.is_not(None), answerable())
         .group_by(f.venue_id)
     )
 
