@@ -122,9 +122,7 @@ def digest_content(ctx: Container, venue: Mapping[str, Any], *, slot: datetime) 
                 "feedback_id": int(a["feedback_id"]),
                 "detected_at": iso_z(a["detected_at"]),
             }
-            for a in sorted(
-                alerts, key=lambda a: (AlertLevel(a["level"]).rank * -1, a["detected_at"])
-            )
+            for a in sorted(alerts, key=_most_severe_first)
             if a["level"] in LISTED_LEVELS
         ],
         "feedback": facts["feedback"],
