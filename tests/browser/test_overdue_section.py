@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from factories import make_feedback
+from factories import make_customer, make_feedback
 from live_site import Site, playwright_api, sign_in
 
 from encore_backend.domain.enums import RunTrigger
@@ -25,6 +25,7 @@ def test_overdue_feedback_is_the_first_section(page: Any, site: Site, screenshot
         created_at=now - timedelta(hours=30),
         rating=1,
         comment="Nobody answered my complaint about the <cold> soup.",
+        customer_id=make_customer(ctx.engine, now=now),  # a reply could reach them
     )
     run_job(ctx, "response_sla", trigger=RunTrigger.MANUAL)
     run_job(ctx, "stats_aggregator", trigger=RunTrigger.MANUAL)
