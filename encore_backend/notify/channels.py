@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import iso_z
 from encore_backend.domain.enums import AlertLevel, DeliveryStatus
+from encore_backend.domain.excerpts import excerpt
 from encore_backend.services.manager_mail import dashboard_url
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def message_of(
             detail += f" Alert: {alert.get('title')}"
     else:
         title = str((alert or {}).get("title") or "Alert")
-        detail = excerpt(str((alert or {}).get("description") or ""))
+        detail = excerpt(str((alert or {}).get("description") or ""), EXCERPT_MAX)
     rating = fb.get("rating")
     return Message(
         event=event,
@@ -104,7 +105,7 @@ def message_of(
         title=title,
         venue_name=str(venue.get("name") or venue.get("venue_name") or venue_id),
         rating=int(rating) if rating is not None else None,
-        comment=excerpt(str(fb.get("comment") or "")),
+        comment=excerpt(str(fb.get("comment") or ""), EXCERPT_MAX),
         detail=detail,
         link=dashboard_url(settings, venue_id),
         feedback_id=_feedback_id(fb, alert),
@@ -114,11 +115,6 @@ def message_of(
 def _feedback_id(fb: Mapping[str, Any], alert: Mapping[str, Any] | None) -> int | None:
     value = fb.get("feedback_id") or (alert or {}).get("feedback_id")
     return int(value) if value is not None else None
-
-
-def excerpt(text: str, limit: int = EXCERPT_MAX) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def clip(text: str, limit: int) -> str:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from encore_backend.clock import as_utc, iso_z
 from encore_backend.domain.enums import ALERT_LEVEL_ORDER, AlertLevel
+from encore_backend.domain.excerpts import excerpt
 from encore_backend.domain.manager_prefs import Mode, Pref
 from encore_backend.domain.stats_windows import zone_of
 from encore_backend.services.manager_mail import DIGEST, manager_items, recipients
@@ -133,7 +134,7 @@ def digest_content(ctx: Container, venue: Mapping[str, Any], *, slot: datetime) 
                 "feedback_id": int(f["feedback_id"]),
                 "rating": f["rating"],
                 "customer_name": f["customer_name"],
-                "comment": _cut(f["comment"]),
+                "comment": excerpt(f["comment"], QUOTE_CHARS),
                 "created_at": iso_z(f["created_at"]),
                 "escalated": f.get("escalated_at") is not None,
             }
@@ -144,8 +145,3 @@ def digest_content(ctx: Container, venue: Mapping[str, Any], *, slot: datetime) 
 
 def _most_severe_first(alert: Mapping[str, Any]) -> tuple[int, datetime]:
     return -AlertLevel(alert["level"]).rank, as_utc(alert["detected_at"])
-
-
-def _cut(text: str | None) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"

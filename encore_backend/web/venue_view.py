@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from encore_backend.clock import iso_z
 from encore_backend.domain.enums import AlertLevel, ReplyStatus
+from encore_backend.domain.excerpts import excerpt
 from encore_backend.domain.response_deadline import due_at
 from encore_backend.services import report_service
 from encore_backend.web import format as fmt
@@ -135,17 +136,12 @@ def overdue_feedback(
                 **row,
                 "due_at": due,
                 "overdue": fmt.overdue(due, now),
-                "excerpt": excerpt(row["comment"]),
+                "excerpt": excerpt(row["comment"], EXCERPT_CHARS),
                 "reply": ctx.replies.for_feedback(int(row["feedback_id"])),
             }
         )
     total = len(rows) if len(rows) < OVERDUE_ROWS else ctx.alerts.count_overdue(venue_id)
     return shown, total
-
-
-def excerpt(text: str | None) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
 
 def queue_panels(ctx: Container, venue_id: str) -> list[dict[str, Any]]:

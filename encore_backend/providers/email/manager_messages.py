@@ -20,6 +20,7 @@ from numbers import Real
 from typing import Any
 
 from encore_backend.clock import as_utc
+from encore_backend.domain.excerpts import excerpt
 from encore_backend.domain.stats_windows import zone_of
 from encore_backend.providers.email.message import InlineImage, paragraphs, templated_message
 from encore_backend.providers.email.png_chart import HEIGHT, STARS, WIDTH, rating_bars_png
@@ -232,8 +233,7 @@ def _first_comment(feedback_ids: Sequence[Any], comments: Mapping[int, str]) -> 
         except (TypeError, ValueError):
             continue
         if text and text.strip():
-            text = " ".join(text.split())
-            return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+            return excerpt(text, QUOTE_CHARS)
     return ""
 
 

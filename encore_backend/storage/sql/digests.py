@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, select
 
+from encore_backend.domain.response_deadline import BAD_RATING
 from encore_backend.storage.sql import models as m
 from encore_backend.storage.sql.boundary import raises_port_errors
 from encore_backend.storage.sql.engine import read_only
 from encore_backend.storage.sql.escalations import answerable
 
 F, C = m.feedback.c, m.customers.c
-BAD_RATING = 2  # rated ≤ 2: what the digest lists while unanswered
+
 UNANSWERED_LISTED = 20
 
 
