@@ -22,6 +22,7 @@ from encore_backend.domain.enums import ALERT_LEVEL_ORDER, AlertLevel
 from encore_backend.domain.excerpts import excerpt
 from encore_backend.domain.manager_prefs import Mode, Pref
 from encore_backend.domain.stats_windows import zone_of
+from encore_backend.services import sla_service
 from encore_backend.services.manager_mail import DIGEST, manager_items, recipients
 
 if TYPE_CHECKING:
@@ -29,10 +30,10 @@ if TYPE_CHECKING:
 
 WINDOW = timedelta(hours=24)
 CATCH_UP = timedelta(hours=6)  # daily_report's catch-up window (scheduler/registry.py)
-BACKLOG = timedelta(days=7)  # unanswered bad feedback this old is still listed
 ALERTS_READ = 500  # newest alerts read per venue (a day's worth, with room to spare)
 LISTED_LEVELS = (AlertLevel.CRITICAL, AlertLevel.HIGH)
 QUOTE_CHARS = 200
+UNANSWERED_LISTED = 20
 
 
 def digest_slot(hour: int, *, now: datetime, tz: str | None) -> datetime:
@@ -74,7 +75,9 @@ def queue_digests(ctx: Container, *, now: datetime, dry_run: bool = False) -> in
     if not subscribers:
         return 0
     items: list[dict[str, Any]] = []
+    settings = ctx.venues.list_settings()  # the deadline rule of the unanswered list needs them
     for venue in ctx.venues.list(sorted(subscribers)):
+        venue = {**settings.get(venue["venue_id"], {}), **venue}
         prefs = subscribers[venue["venue_id"]]
         for slot, addresses in due_slots(venue, prefs, now=now).items():
             payload = digest_content(ctx, venue, slot=slot)
@@ -95,7 +98,9 @@ def queue_digests(ctx: Container, *, now: datetime, dry_run: bool = False) -> in
 
 
 def digest_content(ctx: Container, venue: Mapping[str, Any], *, slot: datetime) -> dict[str, Any]:
-    """What the digest of the 24 hours before `slot` shows (JSON-ready)."""
+    """What the digest of the 24 hours before `slot` shows (JSON-ready); its unanswered bad
+    feedback is the response deadline's rule (sla_service.still_unanswered), as in the daily
+    report. `venue` carries its settings."""
     since = slot - WINDOW
     tz = venue.get("timezone") or "UTC"
     alerts = [
@@ -104,9 +109,8 @@ def digest_content(ctx: Container, venue: Mapping[str, Any], *, slot: datetime) 
         if since <= as_utc(a["detected_at"]) < slot
     ]
     counts = Counter(str(a["level"]) for a in alerts)
-    facts = ctx.digests.feedback_facts(
-        venue["venue_id"], since=since, until=slot, backlog_since=slot - BACKLOG
-    )
+    facts = ctx.digests.feedback_facts(venue["venue_id"], since=since, until=slot)
+    unanswered = sla_service.still_unanswered(ctx, venue, until=slot, now=slot)
     return {
         "period": {
             "timezone": tz,
@@ -128,7 +132,7 @@ def digest_content(ctx: Container, venue: Mapping[str, Any], *, slot: datetime) 
         ],
         "feedback": facts["feedback"],
         "replies": facts["replies"],
-        "unanswered_count": facts["unanswered_count"],
+        "unanswered_count": len(unanswered),
         "unanswered": [
             {
                 "feedback_id": int(f["feedback_id"]),
@@ -138,7 +142,7 @@ def digest_content(ctx: Container, venue: Mapping[str, Any], *, slot: datetime) 
                 "created_at": iso_z(f["created_at"]),
                 "escalated": f.get("escalated_at") is not None,
             }
-            for f in facts["unanswered"]
+            for f in unanswered[:UNANSWERED_LISTED]
         ],
     }
 

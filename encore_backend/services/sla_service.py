@@ -256,12 +256,17 @@ def preview(run: SlaRun) -> dict[str, Any]:
     }
 
 
-def unanswered_for_report(
-    ctx: Container, venue: Mapping[str, Any], *, until: datetime, now: datetime
+def still_unanswered(
+    ctx: Container,
+    venue: Mapping[str, Any],
+    *,
+    until: datetime,
+    now: datetime,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A daily report's `unanswered`: the venue's bad feedback created before `until` still
-    without a sent reply at `now` (not more than MAX_OVERDUE past due; answerable, its reply not
-    rejected), oldest first."""
+    """The venue's bad feedback created before `until` still without a sent reply at `now` (not
+    more than MAX_OVERDUE past due; answerable, its reply not rejected), oldest first, each with
+    its `due_at`: what the daily report and the manager's digest list."""
     sla = venue.get("response_sla_hours")
     start = now - MAX_OVERDUE - timedelta(hours=hours_of(sla)) - DST_SLACK
     rows = ctx.alerts.unanswered(
@@ -279,15 +284,23 @@ def unanswered_for_report(
             continue
         if was_declined(ctx.replies.for_feedback(int(row["feedback_id"]))):
             continue
-        listed.append(
-            {
-                "feedback_id": int(row["feedback_id"]),
-                "rating": int(row["rating"]),
-                "created_at": iso_z(row["created_at"]),
-                "escalated_at": iso_z(row["escalated_at"]),
-                "due_at": iso_z(dues[int(row["feedback_id"])]),
-            }
-        )
-        if len(listed) == REPORT_UNANSWERED:
+        listed.append({**row, "due_at": dues[int(row["feedback_id"])]})
+        if len(listed) == limit:
             break
     return listed
+
+
+def unanswered_for_report(
+    ctx: Container, venue: Mapping[str, Any], *, until: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    """A daily report's `unanswered` (still_unanswered, the first REPORT_UNANSWERED)."""
+    return [
+        {
+            "feedback_id": int(row["feedback_id"]),
+            "rating": int(row["rating"]),
+            "created_at": iso_z(row["created_at"]),
+            "escalated_at": iso_z(row["escalated_at"]),
+            "due_at": iso_z(row["due_at"]),
+        }
+        for row in still_unanswered(ctx, venue, until=until, now=now, limit=REPORT_UNANSWERED)
+    ]

@@ -247,8 +247,5 @@ class ManagerPrefStore(Protocol):
 class DigestSource(Protocol):
     """The SQL facts of a manager's daily digest (feedback and its replies)."""
 
-    def feedback_facts(
-        self, venue_id: str, *, since: datetime, until: datetime, backlog_since: datetime
-    ) -> dict[str, Any]:
-        """{feedback: count created in [since, until), replies: count answered in it,
-        unanswered: [bad feedback created in [backlog_since, until) without a sent reply]}."""
+    def feedback_facts(self, venue_id: str, *, since: datetime, until: datetime) -> dict[str, int]:
+        """{feedback: count created in [since, until), replies: count answered in it}."""

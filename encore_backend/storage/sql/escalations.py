@@ -52,11 +52,13 @@ def unanswered(
     created_to: datetime | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The venue's feedback without a sent reply, oldest first: escalated (True), not yet
-    (False) or both (None); a range of ix_feedback_unanswered (venue_id, responded_at,
-    escalated_at, created_at)."""
-    query = select(*UNANSWERED_COLUMNS).where(
-        F.venue_id == str(venue_id), F.responded_at.is_(None), answerable()
+    """The venue's feedback without a sent reply (with its customer's name), oldest first:
+    escalated (True), not yet (False) or both (None); a range of ix_feedback_unanswered
+    (venue_id, responded_at, escalated_at, created_at)."""
+    query = (
+        select(*UNANSWERED_COLUMNS, m.customers.c.name.label("customer_name"))
+        .select_from(m.feedback.outerjoin(m.customers))
+        .where(F.venue_id == str(venue_id), F.responded_at.is_(None), answerable())
     )
     if escalated is not None:
         query = query.where(F.escalated_at.is_not(None) if escalated else F.escalated_at.is_(None))
